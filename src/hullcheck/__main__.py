@@ -1,0 +1,3 @@
+from hullcheck.cli.main import main
+
+main()
