@@ -1,0 +1,29 @@
+"""Terminal output: Rich consoles on stderr for logs and progress, stdout only for reports."""
+
+from __future__ import annotations
+
+import logging
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+stderr_console = Console(stderr=True)
+"""Logs, progress bars and summaries: never mixed into a report on stdout."""
+
+_state = {"debug": False}
+
+
+def configure_logging(level: int, *, debug: bool = False) -> None:
+    """Configure only the ``hullcheck`` logger, so library loggers keep their own settings."""
+    _state["debug"] = debug
+    logger = logging.getLogger("hullcheck")
+    logger.setLevel(level)
+    logger.handlers.clear()
+    handler = RichHandler(console=stderr_console, show_path=False, show_time=False, markup=False)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
+def debug_enabled() -> bool:
+    return _state["debug"]

@@ -1,0 +1,72 @@
+"""The ``hullcheck`` console script: a Typer app whose commands live one per module."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from hullcheck import __version__
+from hullcheck.cli.console import configure_logging
+
+app = typer.Typer(
+    name="hullcheck",
+    help="Keep self-hosted containers updated and know the risk each update brings.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines ``register(app)``; a missing module is a packaging bug, not a user error.
+COMMAND_MODULES = (
+    "hullcheck.cli.images",
+    "hullcheck.cli.scan",
+    "hullcheck.cli.summarize",
+    "hullcheck.cli.history",
+    "hullcheck.cli.demo",
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"hullcheck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    level = logging.WARNING if quiet else logging.INFO
+    if verbose >= 1 or debug:
+        level = logging.DEBUG
+    configure_logging(level, debug=debug)
+
+
+def _register_commands() -> None:
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue
+        module.register(app)
+
+
+def main() -> None:
+    _register_commands()
+    app(prog_name="hullcheck")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
