@@ -1,0 +1,83 @@
+"""Docker Engine access shared by discovery, scanning and deployment."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from hullcheck.errors import HullcheckError
+
+logger = logging.getLogger(__name__)
+
+
+class EngineError(HullcheckError):
+    """The Docker engine is unreachable or refused a request."""
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    image_id: str
+    repo_digests: tuple[str, ...]
+    repo_tags: tuple[str, ...]
+
+
+def connect(docker_host: str | None = None, *, timeout: int = 120) -> docker.DockerClient:
+    """Connect to the engine at ``docker_host`` (else DOCKER_HOST, else the default socket)."""
+    try:
+        if docker_host:
+            client = docker.DockerClient(base_url=docker_host, timeout=timeout)
+        else:
+            client = docker.from_env(timeout=timeout)
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+        where = docker_host or "DOCKER_HOST or the default socket"
+        raise EngineError(
+            f"cannot reach the Docker engine at {where}: {error}",
+            hint="start Docker, or set --docker-host / DOCKER_HOST to its socket (unix:///PATH)",
+        ) from error
+    return client
+
+
+def inspect_image(client: docker.DockerClient, name: str) -> LocalImage | None:
+    """Return the local image called ``name`` (tag, digest or ID), or None when absent."""
+    try:
+        image = client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return None
+    except docker.errors.APIError as error:
+        # The engine answers 400 for names it cannot parse; treat them as absent.
+        if error.status_code == 400:
+            return None
+        raise EngineError(f"Docker engine failed to inspect {name}: {error.explanation}") from error
+    return _local_image(image)
+
+
+def pull_image(client: docker.DockerClient, repository: str, *, tag: str | None, digest: str | None) -> LocalImage:
+    """Pull one image by digest (when pinned) or by tag and return it."""
+    reference = f"{repository}@{digest}" if digest else f"{repository}:{tag or 'latest'}"
+    try:
+        if digest:
+            image = client.images.pull(f"{repository}@{digest}")
+        else:
+            image = client.images.pull(repository, tag=tag or "latest")
+    except docker.errors.APIError as error:
+        raise EngineError(
+            f"pull of {reference} failed: {error.explanation or error}",
+            hint="check the image name, the tag, and registry credentials (docker login)",
+        ) from error
+    except requests.exceptions.RequestException as error:
+        raise EngineError(f"pull of {reference} failed: {error}") from error
+    return _local_image(image)
+
+
+def _local_image(image: docker.models.images.Image) -> LocalImage:
+    attrs = image.attrs
+    return LocalImage(
+        image_id=str(image.id),
+        repo_digests=tuple(attrs.get("RepoDigests") or ()),
+        repo_tags=tuple(attrs.get("RepoTags") or ()),
+    )

@@ -1,0 +1,349 @@
+"""Run Trivy: prepare its vulnerability DB once per run, then scan images one at a time."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+from hullcheck.analysis.models import ImageFindings
+from hullcheck.analysis.trivy_json import ReportFormatError, parse_trivy_report
+from hullcheck.scanning.binary import locate_trivy, trivy_version
+from hullcheck.scanning.models import DatabaseInfo, FailureClass, ScannerError, ScannerInfo
+
+logger = logging.getLogger(__name__)
+
+LOCK_WAIT_SECONDS = 600.0
+"""How long a scan waits for another hullcheck process to release the Trivy cache."""
+
+DB_DOWNLOAD_ATTEMPTS = 3
+DB_DOWNLOAD_BACKOFF_SECONDS = (5.0, 20.0)
+
+
+class DbUpdate(StrEnum):
+    """How a run gets its Trivy vulnerability DB."""
+
+    AUTO = "auto"
+    """Download a new DB when Trivy says it is due, once per run; fall back to the old one."""
+    SKIP = "skip"
+    """Use the DB in the cache as it is and never reach the network (offline use)."""
+
+
+class ImageScanError(ScannerError):
+    """One image could not be scanned; the other images go on."""
+
+    def __init__(self, failure: FailureClass, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.failure = failure
+
+
+@dataclass
+class TrivyOptions:
+    cache_dir: Path
+    binary: str | None = None
+    timeout_seconds: float = 1800.0
+    """Per-image limit, passed to Trivy as --timeout (Trivy's own default of 5 minutes is
+    too short for multi-gigabyte images such as Home Assistant)."""
+    scanners: Sequence[str] = ("vuln",)
+    db_update: DbUpdate = DbUpdate.AUTO
+    db_repositories: Sequence[str] = ()
+    docker_host: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+# Markers in Trivy's log output, matched case-insensitively, in the order they are tested.
+_FAILURE_MARKERS: tuple[tuple[FailureClass, tuple[str, ...]], ...] = (
+    (FailureClass.TIMEOUT, ("context deadline exceeded", "increase --timeout")),
+    (FailureClass.CACHE_LOCKED, ("cache may be in use",)),
+    (FailureClass.DB_CORRUPT, ("may be corrupted", "invalid database", "db corrupted")),
+    (
+        FailureClass.DB_UNAVAILABLE,
+        ("failed to download vulnerability db", "toomanyrequests", "cannot be specified on the first run", "db error"),
+    ),
+    (FailureClass.SCANNER_CRASHED, ("panic:", "goroutine ", "segmentation violation")),
+    (
+        FailureClass.IMAGE_UNAVAILABLE,
+        ("unable to find the specified image", "no such image", "unable to inspect the image", "manifest unknown"),
+    ),
+)
+
+
+def classify_failure(log_text: str) -> FailureClass:
+    """Map Trivy's stderr to a failure class; anything unrecognised counts as a crash."""
+    lowered = log_text.lower()
+    for failure, markers in _FAILURE_MARKERS:
+        if any(marker in lowered for marker in markers):
+            return failure
+    return FailureClass.SCANNER_CRASHED
+
+
+def last_error_line(log_text: str) -> str:
+    """Return the most telling line of Trivy's log: the last FATAL or ERROR, else the last line."""
+    lines = [line.strip() for line in log_text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "FATAL" in line or "ERROR" in line or line.startswith("panic:"):
+            return line
+    return lines[-1] if lines else "no output"
+
+
+def read_db_metadata(cache_dir: Path) -> DatabaseInfo | None:
+    """Read ``CACHE/db/metadata.json``; None when there is no DB yet."""
+    path = cache_dir / "db" / "metadata.json"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as error:
+        raise ScannerError(
+            f"unreadable Trivy DB metadata {path}: {error}",
+            hint=f"delete {path.parent} so the DB is downloaded again",
+        ) from error
+    if not isinstance(document, dict):
+        raise ScannerError(f"unexpected Trivy DB metadata layout in {path}", hint=f"delete {path.parent}")
+    return DatabaseInfo(
+        schema_version=int(document.get("Version", 0)),
+        updated_at=_parse_time(document.get("UpdatedAt")),
+        next_update=_parse_time(document.get("NextUpdate")),
+        downloaded_at=_parse_time(document.get("DownloadedAt")),
+    )
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class TrivyScanner:
+    """Serialised access to one Trivy binary and one cache directory."""
+
+    def __init__(self, options: TrivyOptions) -> None:
+        self.options = options
+        self._binary: Path | None = None
+        self._info: ScannerInfo | None = None
+
+    @property
+    def binary(self) -> Path:
+        """The Trivy binary, located on first use so a missing one fails the run, not start-up."""
+        if self._binary is None:
+            self._binary = locate_trivy(self.options.binary)
+        return self._binary
+
+    @property
+    def info(self) -> ScannerInfo:
+        if self._info is None:
+            raise RuntimeError("prepare() must run before the scanner info is read")
+        return self._info
+
+    def prepare(self) -> ScannerInfo:
+        """Check the binary and make the vulnerability DB ready for this run.
+
+        Raises ScannerError when no usable DB exists, so that no image is reported as
+        clean by a scan against a missing or broken DB.
+        """
+        version = trivy_version(self.binary)
+        self.options.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._cache_lock():
+            if self.options.db_update is DbUpdate.AUTO:
+                self._update_db()
+            database = read_db_metadata(self.options.cache_dir)
+            if database is None:
+                raise ScannerError(
+                    f"no Trivy vulnerability DB in {self.options.cache_dir / 'db'}",
+                    hint="run once with DB updates on (--db-update auto) and network access, "
+                    "or copy a trivy.db and metadata.json there",
+                )
+            self._check_db_usable()
+        self._info = ScannerInfo(trivy_path=str(self.binary), trivy_version=version, database=database)
+        logger.info(
+            "Trivy %s, vulnerability DB updated %s",
+            version,
+            database.updated_at.isoformat() if database.updated_at else "at an unknown time",
+        )
+        return self._info
+
+    def scan_image(self, name: str) -> ImageFindings:
+        """Scan one image from the Docker engine and return its findings.
+
+        Raises ImageScanError with a failure class; never returns an empty result for a
+        failed scan.
+        """
+        for attempt in (1, 2):
+            try:
+                return self._scan_once(name)
+            except ImageScanError as error:
+                if error.failure is FailureClass.CACHE_LOCKED and attempt == 1:
+                    logger.warning("Trivy cache busy while scanning %s; retrying once", name)
+                    time.sleep(5)
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def _scan_once(self, name: str) -> ImageFindings:
+        options = self.options
+        with tempfile.TemporaryDirectory(prefix="hullcheck-scan-") as work:
+            output = Path(work) / "report.json"
+            command = [
+                str(self.binary),
+                "image",
+                *self._common_flags(),
+                "--skip-db-update",
+                "--skip-java-db-update",
+                "--scanners",
+                ",".join(options.scanners),
+                "--image-src",
+                "docker",
+                "--format",
+                "json",
+                "--timeout",
+                f"{int(options.timeout_seconds)}s",
+                "--output",
+                str(output),
+                name,
+            ]
+            completed = self._run(command, timeout=options.timeout_seconds + 60, subject=name)
+            log_text = completed.stderr
+
+            if completed.returncode != 0:
+                failure = classify_failure(log_text)
+                raise ImageScanError(failure, f"{failure.value}: {last_error_line(log_text)}")
+            # A corrupt-DB warning with exit 0 still means the result cannot be trusted.
+            if classify_failure(log_text) is FailureClass.DB_CORRUPT:
+                raise ImageScanError(FailureClass.DB_CORRUPT, f"db_corrupt: {last_error_line(log_text)}")
+
+            try:
+                document = json.loads(output.read_text(encoding="utf-8"))
+                return parse_trivy_report(document, source=f"Trivy output for {name}")
+            except FileNotFoundError as error:
+                raise ImageScanError(
+                    FailureClass.INVALID_OUTPUT, f"invalid_output: Trivy wrote no report for {name}"
+                ) from error
+            except (json.JSONDecodeError, ReportFormatError) as error:
+                raise ImageScanError(FailureClass.INVALID_OUTPUT, f"invalid_output: {error}") from error
+
+    def _common_flags(self) -> list[str]:
+        flags = ["--cache-dir", str(self.options.cache_dir), "--skip-version-check", "--no-progress"]
+        if self.options.db_update is DbUpdate.SKIP:
+            flags.append("--offline-scan")
+        return flags
+
+    def _update_db(self) -> None:
+        """Download the DB when Trivy says it is due; keep an older DB when the download fails."""
+        command = [str(self.binary), "image", *self._common_flags(), "--download-db-only"]
+        for repository in self.options.db_repositories:
+            command += ["--db-repository", repository]
+
+        cleaned = False
+        for attempt in range(1, DB_DOWNLOAD_ATTEMPTS + 1):
+            completed = self._run(command, timeout=900, subject="vulnerability DB")
+            if completed.returncode == 0:
+                return
+            failure = classify_failure(completed.stderr)
+            reason = last_error_line(completed.stderr)
+            if failure is FailureClass.DB_CORRUPT and not cleaned:
+                logger.warning("Trivy DB is corrupt; clearing it and downloading again: %s", reason)
+                self._run(
+                    [str(self.binary), "clean", "--vuln-db", "--cache-dir", str(self.options.cache_dir)],
+                    timeout=120,
+                    subject="DB clean",
+                )
+                cleaned = True
+                continue
+            logger.warning("Trivy DB download failed (attempt %d of %d): %s", attempt, DB_DOWNLOAD_ATTEMPTS, reason)
+            if attempt < DB_DOWNLOAD_ATTEMPTS:
+                time.sleep(DB_DOWNLOAD_BACKOFF_SECONDS[min(attempt - 1, len(DB_DOWNLOAD_BACKOFF_SECONDS) - 1)])
+
+        if read_db_metadata(self.options.cache_dir) is not None:
+            logger.warning("Scanning with the DB already in the cache; the report shows its date")
+            return
+        raise ScannerError(
+            f"Trivy vulnerability DB unavailable: {last_error_line(completed.stderr)}",
+            hint="check network access to the DB repository, set a mirror with --db-repository, "
+            "or provide a DB and use --db-update skip",
+        )
+
+    def _check_db_usable(self) -> None:
+        """Open the DB with an empty rootfs scan, so a corrupt DB fails the run up front."""
+        with tempfile.TemporaryDirectory(prefix="hullcheck-probe-") as empty:
+            command = [
+                str(self.binary),
+                "rootfs",
+                *self._common_flags(),
+                "--skip-db-update",
+                "--skip-java-db-update",
+                "--scanners",
+                "vuln",
+                "--cache-backend",
+                "memory",
+                "--format",
+                "json",
+                empty,
+            ]
+            completed = self._run(command, timeout=300, subject="DB check")
+        if completed.returncode != 0 or classify_failure(completed.stderr) is FailureClass.DB_CORRUPT:
+            raise ScannerError(
+                f"Trivy cannot use the vulnerability DB in {self.options.cache_dir / 'db'}: "
+                f"{last_error_line(completed.stderr)}",
+                hint="delete that directory and let hullcheck download a new DB (--db-update auto)",
+            )
+
+    def _run(self, command: list[str], *, timeout: float, subject: str) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ)
+        env.update(self.options.extra_env)
+        if self.options.docker_host:
+            env["DOCKER_HOST"] = self.options.docker_host
+        logger.debug("Running %s", " ".join(command))
+        try:
+            return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+        except subprocess.TimeoutExpired as error:
+            raise ImageScanError(
+                FailureClass.TIMEOUT,
+                f"timeout: Trivy did not finish {subject} within {int(timeout)} s",
+                hint="raise --scan-timeout",
+            ) from error
+        except OSError as error:
+            raise ImageScanError(
+                FailureClass.SCANNER_MISSING, f"scanner_missing: could not run {command[0]}: {error}"
+            ) from error
+
+    @contextlib.contextmanager
+    def _cache_lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on the cache, so no two Trivy processes ever share it."""
+        lock_path = self.options.cache_dir / ".hullcheck.lock"
+        with open(lock_path, "a+") as handle:
+            deadline = time.monotonic() + LOCK_WAIT_SECONDS
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise ScannerError(
+                            f"the Trivy cache {self.options.cache_dir} stayed locked by another "
+                            f"hullcheck process for {int(LOCK_WAIT_SECONDS)} s",
+                            hint="wait for the other run to finish, or use another --cache-dir",
+                        ) from None
+                    time.sleep(0.5)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[TrivyScanner]:
+        """Hold the cache lock for a whole run of scans."""
+        with self._cache_lock():
+            yield self
