@@ -1,0 +1,294 @@
+"""The scan pipeline: discovered services -> unique local images -> Trivy -> stored run.
+
+No UI here: progress goes to a callback that the CLI turns into Rich output.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol
+
+import docker
+
+from hullcheck.analysis.models import ImageFindings
+from hullcheck.discovery.models import DiscoveryResult, ServiceImage
+from hullcheck.engine import EngineError, LocalImage, inspect_image, pull_image
+from hullcheck.run import RunRecord, RunStatus
+from hullcheck.scanning.models import FailureClass, ImageScan, ScannerError, ScannerInfo, ScanStatus
+from hullcheck.scanning.trivy import ImageScanError
+
+logger = logging.getLogger(__name__)
+
+
+class Stage(StrEnum):
+    RESOLVE = "resolve"
+    PULL = "pull"
+    PREPARE = "prepare"
+    SCAN = "scan"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    stage: Stage
+    subject: str
+    index: int = 0
+    total: int = 0
+    detail: str | None = None
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+class Scanner(Protocol):
+    def prepare(self) -> ScannerInfo: ...
+
+    def scan_image(self, name: str) -> ImageFindings: ...
+
+
+class RunStore(Protocol):
+    def begin_run(self, run: RunRecord, *, pid: int | None = None) -> int: ...
+
+    def save_image(self, run_id: int, scan: ImageScan) -> None: ...
+
+    def save_problems(self, run_id: int, problems: list) -> None: ...  # type: ignore[type-arg]
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: RunStatus,
+        *,
+        scanner: ScannerInfo | None,
+        error: str | None = None,
+        finished_at: datetime | None = None,
+    ) -> None: ...
+
+
+@dataclass
+class ImageTarget:
+    """One image to scan and the services that use it."""
+
+    name: str
+    """Name the engine knows the image by: a tag, ``repo@digest`` or an image ID."""
+    display: str
+    services: list[str] = field(default_factory=list)
+    pullable: ServiceImage | None = None
+    """A service whose registry reference can be pulled when the image is missing locally."""
+    failure: ImageScan | None = None
+    local: LocalImage | None = None
+
+
+def plan_targets(discovery: DiscoveryResult) -> list[ImageTarget]:
+    """Group active services by the image they use, keeping discovery order."""
+    targets: dict[str, ImageTarget] = {}
+    for service in discovery.services:
+        if not service.active:
+            continue
+        label = f"{service.project}/{service.service}"
+        if service.running_image_id:
+            name = service.running_image_id
+            display = service.image.normalized if service.image else (service.local_image_name or name)
+        elif service.image is not None:
+            reference = service.image
+            name = f"{reference.name}@{reference.digest}" if reference.digest else f"{reference.name}:{reference.effective_tag}"
+            display = reference.normalized
+        elif service.local_image_name:
+            name = display = service.local_image_name
+        else:
+            continue  # No image at all: discovery already reported the problem.
+        target = targets.setdefault(name, ImageTarget(name=name, display=display))
+        target.services.append(label)
+        if service.image is not None and not service.local_build and target.pullable is None:
+            target.pullable = service
+    return list(targets.values())
+
+
+def run_scan(
+    discovery: DiscoveryResult,
+    *,
+    command: str,
+    scanner: Scanner,
+    client: docker.DockerClient | None,
+    engine_error: str | None = None,
+    store: RunStore | None = None,
+    pull_missing: bool = True,
+    progress: ProgressCallback | None = None,
+) -> RunRecord:
+    """Scan every image that the discovered services use and record the run.
+
+    One failing image never stops the others: it becomes a failed ImageScan with its
+    reason. An interrupted run is stored as interrupted before the interruption goes on.
+    """
+    notify = progress or (lambda event: None)
+    record = RunRecord(command=command, started_at=datetime.now(UTC), problems=discovery.all_problems())
+    run_id = store.begin_run(record) if store else None
+    if store and run_id is not None:
+        store.save_problems(run_id, record.problems)
+    record.run_id = run_id
+
+    try:
+        targets = plan_targets(discovery)
+        _resolve_targets(targets, client, engine_error, pull_missing, notify)
+        unique = _unique_by_image_id(targets)
+
+        notify(ProgressEvent(Stage.PREPARE, "vulnerability DB"))
+        try:
+            record.scanner = scanner.prepare()
+        except ScannerError as error:
+            logger.error("Scanner unavailable: %s", error)
+            record.error = str(error)
+            for target in unique:
+                _store(record, store, target.failure or _failed(target, FailureClass.DB_UNAVAILABLE, str(error)))
+            _finish(record, store, RunStatus.FAILED)
+            return record
+
+        for index, target in enumerate(unique, start=1):
+            if target.failure is not None:
+                _store(record, store, target.failure)
+                continue
+            notify(ProgressEvent(Stage.SCAN, target.display, index, len(unique)))
+            _store(record, store, _scan_target(scanner, target))
+
+        _finish(record, store, _final_status(record))
+        notify(ProgressEvent(Stage.DONE, command))
+        return record
+    except BaseException as error:
+        # KeyboardInterrupt, SIGTERM (raised as SystemExit by the CLI) or a bug: never "complete".
+        record.error = record.error or f"interrupted: {type(error).__name__}"
+        _finish(record, store, RunStatus.INTERRUPTED)
+        raise
+
+
+def _resolve_targets(
+    targets: list[ImageTarget],
+    client: docker.DockerClient | None,
+    engine_error: str | None,
+    pull_missing: bool,
+    notify: ProgressCallback,
+) -> None:
+    for index, target in enumerate(targets, start=1):
+        notify(ProgressEvent(Stage.RESOLVE, target.display, index, len(targets)))
+        if client is None:
+            target.failure = _failed(
+                target, FailureClass.IMAGE_UNAVAILABLE, engine_error or "no Docker engine connection"
+            )
+            continue
+        try:
+            target.local = inspect_image(client, target.name)
+            if target.local is None and target.pullable is not None and pull_missing:
+                notify(ProgressEvent(Stage.PULL, target.display, index, len(targets)))
+                reference = target.pullable.image
+                assert reference is not None
+                target.local = pull_image(
+                    client, reference.name, tag=reference.effective_tag, digest=reference.digest
+                )
+        except EngineError as error:
+            target.failure = _failed(target, FailureClass.IMAGE_UNAVAILABLE, str(error))
+            continue
+        if target.local is None:
+            hint = "pull it, or drop --no-pull" if target.pullable else "build it with docker compose build"
+            target.failure = _failed(
+                target, FailureClass.IMAGE_UNAVAILABLE, f"image {target.name} is not on this engine ({hint})"
+            )
+
+
+def _unique_by_image_id(targets: list[ImageTarget]) -> list[ImageTarget]:
+    """Merge targets that resolved to the same local image, so each is scanned once."""
+    unique: dict[str, ImageTarget] = {}
+    for target in targets:
+        key = target.local.image_id if target.local else f"unresolved:{target.name}"
+        first = unique.get(key)
+        if first is None:
+            unique[key] = target
+        else:
+            first.services.extend(s for s in target.services if s not in first.services)
+    return list(unique.values())
+
+
+def _scan_name(target: ImageTarget) -> str:
+    """Pick the name to hand to Trivy: a tag or digest the engine maps to the same image."""
+    local = target.local
+    assert local is not None
+    if not target.name.startswith("sha256:"):
+        return target.name
+    if local.repo_tags:
+        return local.repo_tags[0]
+    if local.repo_digests:
+        return local.repo_digests[0]
+    return local.image_id
+
+
+def _scan_target(scanner: Scanner, target: ImageTarget) -> ImageScan:
+    local = target.local
+    assert local is not None
+    started = time.monotonic()
+    try:
+        findings = scanner.scan_image(_scan_name(target))
+    except ImageScanError as error:
+        logger.error("Scan of %s (%s) failed: %s", target.display, local.image_id, error)
+        scan = _failed(target, error.failure, str(error))
+        scan.duration_seconds = time.monotonic() - started
+        return scan
+
+    status = ScanStatus.SCANNED if findings.analysed else ScanStatus.NOTHING_ANALYSED
+    reason = None if findings.analysed else "nothing analysed: Trivy detected no OS and no packages"
+    counts = findings.counts()
+    logger.info(
+        "Scanned %s (%s): %d critical, %d high",
+        target.display,
+        local.image_id,
+        counts.CRITICAL,
+        counts.HIGH,
+    )
+    return ImageScan(
+        image=target.display,
+        image_id=local.image_id,
+        repo_digests=local.repo_digests,
+        services=tuple(target.services),
+        status=status,
+        reason=reason,
+        findings=findings,
+        duration_seconds=time.monotonic() - started,
+    )
+
+
+def _failed(target: ImageTarget, failure: FailureClass, reason: str) -> ImageScan:
+    local = target.local
+    return ImageScan(
+        image=target.display,
+        image_id=local.image_id if local else None,
+        repo_digests=local.repo_digests if local else (),
+        services=tuple(target.services),
+        status=ScanStatus.FAILED,
+        failure=failure,
+        reason=reason,
+    )
+
+
+def _store(record: RunRecord, store: RunStore | None, scan: ImageScan) -> None:
+    record.images.append(scan)
+    if store and record.run_id is not None:
+        store.save_image(record.run_id, scan)
+
+
+def _final_status(record: RunRecord) -> RunStatus:
+    failed = len(record.failed_images())
+    if failed == 0:
+        return RunStatus.COMPLETE
+    if failed == len(record.images):
+        return RunStatus.FAILED
+    return RunStatus.PARTIAL
+
+
+def _finish(record: RunRecord, store: RunStore | None, status: RunStatus) -> None:
+    record.status = status
+    record.finished_at = datetime.now(UTC)
+    if store and record.run_id is not None:
+        store.finish_run(
+            record.run_id, status, scanner=record.scanner, error=record.error, finished_at=record.finished_at
+        )
