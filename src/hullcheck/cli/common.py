@@ -1,0 +1,170 @@
+"""Pieces shared by the commands: discovery options, error output, progress."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import docker
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+from hullcheck.cli.console import debug_enabled, stderr_console
+from hullcheck.discovery.compose import discover_compose, find_compose_files
+from hullcheck.discovery.models import DiscoveryProblem, DiscoveryResult, ProblemKind
+from hullcheck.discovery.running import discover_running, merge_running
+from hullcheck.engine import EngineError, connect
+from hullcheck.errors import HullcheckError
+from hullcheck.exitcodes import ExitCode
+from hullcheck.orchestrator import ProgressCallback, ProgressEvent, Stage
+
+logger = logging.getLogger(__name__)
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+PathsArgument = Annotated[
+    list[Path] | None,
+    typer.Argument(
+        help="Compose files or project directories (default: the compose file in the current directory).",
+        show_default=False,
+    ),
+]
+EnvFileOption = Annotated[
+    Path | None,
+    typer.Option("--env-file", help="File with variables for interpolation, in place of the project .env."),
+]
+ProfileOption = Annotated[
+    list[str] | None,
+    typer.Option("--profile", help="Activate a Compose profile (repeatable; COMPOSE_PROFILES also works)."),
+]
+ProjectNameOption = Annotated[
+    str | None, typer.Option("--project-name", "-p", help="Compose project name, as docker compose -p.")
+]
+RunningOption = Annotated[
+    bool,
+    typer.Option("--running", help="Also discover running containers through the Docker Engine API."),
+]
+DockerHostOption = Annotated[
+    str | None,
+    typer.Option(
+        "--docker-host",
+        envvar="HULLCHECK_DOCKER_HOST",
+        help="Docker engine address, e.g. unix:///var/run/docker.sock (default: DOCKER_HOST).",
+    ),
+]
+
+
+def fail(error: HullcheckError | str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
+    """Print one line (plus a hint) on stderr and exit; the traceback only with --debug."""
+    if isinstance(error, HullcheckError):
+        stderr_console.print(f"[bold red]error:[/] {error.message}", highlight=False)
+        if error.hint:
+            stderr_console.print(f"[yellow]hint:[/] {error.hint}", highlight=False)
+        if debug_enabled():
+            stderr_console.print_exception()
+    else:
+        stderr_console.print(f"[bold red]error:[/] {error}", highlight=False)
+    raise typer.Exit(int(code))
+
+
+def print_problems(problems: Sequence[DiscoveryProblem]) -> None:
+    for problem in problems:
+        stderr_console.print(f"[yellow]warning:[/] {problem.message}", highlight=False)
+
+
+def discover(
+    paths: Sequence[Path] | None,
+    *,
+    env_file: Path | None,
+    profiles: Sequence[str] | None,
+    project_name: str | None,
+    running: bool,
+    docker_host: str | None,
+    need_engine: bool,
+) -> tuple[DiscoveryResult, docker.DockerClient | None, str | None]:
+    """Discover services from compose paths and, with ``running``, from the engine.
+
+    Returns the result, an engine client (None when unreachable) and the engine error.
+    """
+    compose_paths = list(paths or [])
+    if not compose_paths and not running:
+        if not find_compose_files(Path.cwd()):
+            fail(
+                HullcheckError(
+                    f"no compose file in {Path.cwd()}",
+                    hint="pass a compose file or project directory, or use --running",
+                )
+            )
+        compose_paths = [Path.cwd()]
+    for path in compose_paths:
+        if not path.exists():
+            fail(HullcheckError(f"path not found: {path}", hint="pass an existing compose file or directory"))
+
+    result = DiscoveryResult()
+    if compose_paths:
+        try:
+            result = discover_compose(
+                compose_paths,
+                env_file=env_file,
+                profiles=list(profiles or []),
+                environ=dict(os.environ),
+                project_name=project_name,
+            )
+        except HullcheckError as error:
+            fail(error)
+
+    client = None
+    engine_error = None
+    if running or need_engine:
+        try:
+            client = connect(docker_host)
+        except EngineError as error:
+            engine_error = str(error)
+            level = logging.ERROR if running else logging.WARNING
+            logger.log(level, "%s", error)
+            result.problems.append(
+                DiscoveryProblem(kind=ProblemKind.ENGINE_UNAVAILABLE, message=str(error), blocks_deploy=False)
+            )
+    if client is not None:
+        running_result = discover_running(client)
+        result = merge_running(result, running_result, include_unmatched=running)
+    return result, client, engine_error
+
+
+@contextmanager
+def progress_reporter(enabled: bool) -> Iterator[ProgressCallback]:
+    """Yield a progress callback that draws a Rich progress bar on stderr."""
+    if not enabled:
+        yield lambda event: None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=stderr_console, transient=True) as bar:
+        task = bar.add_task("Discovering", total=None)
+
+        def on_event(event: ProgressEvent) -> None:
+            labels = {
+                Stage.RESOLVE: "Resolving",
+                Stage.PULL: "Pulling",
+                Stage.PREPARE: "Preparing",
+                Stage.SCAN: "Scanning",
+                Stage.DONE: "Done",
+            }
+            total = event.total or None
+            bar.update(
+                task,
+                description=f"{labels[event.stage]} {event.subject}",
+                total=total,
+                completed=max(event.index - 1, 0) if total else 0,
+            )
+
+        yield on_event

@@ -1,0 +1,122 @@
+"""``hullcheck images``: list the services and images that discovery finds."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hullcheck.cli.common import (
+    DockerHostOption,
+    EnvFileOption,
+    OutputFormat,
+    PathsArgument,
+    ProfileOption,
+    ProjectNameOption,
+    RunningOption,
+    discover,
+    print_problems,
+)
+from hullcheck.discovery.models import DiscoveryResult, ServiceImage
+
+IMAGES_SCHEMA_VERSION = 1
+
+
+def service_row(service: ServiceImage) -> dict[str, object]:
+    """Describe one service for the JSON listing."""
+    return {
+        "project": service.project,
+        "service": service.service,
+        "image": service.image.normalized if service.image else None,
+        "image_text": service.image_text,
+        "registry": service.image.registry if service.image else None,
+        "repository": service.image.repository if service.image else None,
+        "tag": service.image.tag if service.image else None,
+        "digest": service.image.digest if service.image else None,
+        "pinned": service.pinned,
+        "local_build": service.local_build,
+        "local_image": service.local_image_name,
+        "active": service.active,
+        "profiles": list(service.profiles),
+        "defined_in": str(service.defined_in) if service.defined_in else None,
+        "containers": list(service.container_names),
+        "problems": [problem.message for problem in service.problems],
+    }
+
+
+def render_images_json(result: DiscoveryResult) -> str:
+    document = {
+        "schema_version": IMAGES_SCHEMA_VERSION,
+        "projects": [
+            {
+                "name": project.name,
+                "working_dir": str(project.working_dir),
+                "files": [str(path) for path in project.files],
+                "deployable": project.deployable,
+                "problems": [problem.message for problem in project.problems],
+            }
+            for project in result.projects
+        ],
+        "services": [service_row(service) for service in result.services],
+        "problems": [problem.message for problem in result.all_problems()],
+    }
+    return json.dumps(document, indent=2)
+
+
+def render_images_table(result: DiscoveryResult, console: Console) -> None:
+    table = Table(title="Discovered images", title_justify="left")
+    for column in ("Project", "Service", "Image", "Pinned", "Notes"):
+        table.add_column(column)
+    for service in result.services:
+        notes = []
+        if service.local_build:
+            notes.append("locally built: no registry check")
+        if not service.active:
+            notes.append(f"not deployed (inactive profile: {', '.join(service.profiles)})")
+        if service.container_names:
+            notes.append(f"running as {', '.join(service.container_names)}")
+        notes.extend(problem.message for problem in service.problems)
+        image = service.image_text or service.local_image_name or "(none)"
+        table.add_row(
+            service.project, service.service, image, "yes" if service.pinned else "no", "; ".join(notes)
+        )
+    console.print(table)
+    for project in result.projects:
+        if not project.deployable:
+            reasons = sorted({p.variable or p.message for p in project.problems if p.blocks_deploy})
+            console.print(f"Project {project.name} cannot be deployed until fixed: {', '.join(reasons)}")
+
+
+def images_command(
+    paths: PathsArgument = None,
+    env_file: EnvFileOption = None,
+    profile: ProfileOption = None,
+    project_name: ProjectNameOption = None,
+    running: RunningOption = False,
+    docker_host: DockerHostOption = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table or json (markdown is not offered here).")
+    ] = OutputFormat.TABLE,
+) -> None:
+    """List every service and its image, as Compose would resolve them."""
+    result, _client, _error = discover(
+        paths,
+        env_file=env_file,
+        profiles=profile,
+        project_name=project_name,
+        running=running,
+        docker_host=docker_host,
+        need_engine=False,
+    )
+    print_problems(result.all_problems())
+    if output_format is OutputFormat.JSON:
+        typer.echo(render_images_json(result))
+    else:
+        render_images_table(result, Console())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("images")(images_command)

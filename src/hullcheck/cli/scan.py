@@ -1,0 +1,203 @@
+"""``hullcheck scan``: discover, scan every unique image with Trivy, report and store the run."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from hullcheck.analysis.models import Severity
+from hullcheck.cli.common import (
+    DockerHostOption,
+    EnvFileOption,
+    OutputFormat,
+    PathsArgument,
+    ProfileOption,
+    ProjectNameOption,
+    RunningOption,
+    discover,
+    fail,
+    print_problems,
+    progress_reporter,
+)
+from hullcheck.cli.console import stderr_console
+from hullcheck.errors import ConfigurationError, HullcheckError
+from hullcheck.exitcodes import ExitCode
+from hullcheck.fileio import write_atomic
+from hullcheck.orchestrator import run_scan
+from hullcheck.paths import cache_dir, reports_dir
+from hullcheck.reporting import render_json, render_markdown, render_table
+from hullcheck.run import RunRecord, RunStatus
+from hullcheck.scanning.trivy import DbUpdate, TrivyOptions, TrivyScanner
+from hullcheck.storage import HistoryStore
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SEVERITIES = "CRITICAL,HIGH"
+
+
+def parse_severities(text: str) -> tuple[Severity, ...]:
+    """Parse a comma-separated severity list such as ``CRITICAL,HIGH``."""
+    chosen = []
+    for part in text.split(","):
+        name = part.strip().upper()
+        if not name:
+            continue
+        if name not in Severity.__members__:
+            raise ConfigurationError(
+                f"invalid severity {part.strip()!r} in --severity {text!r}",
+                hint="use a comma-separated list of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN",
+            )
+        chosen.append(Severity(name))
+    if not chosen:
+        raise ConfigurationError("--severity is empty", hint="for example --severity CRITICAL,HIGH")
+    return tuple(chosen)
+
+
+def exit_code_for(run: RunRecord, fail_on: Severity | None) -> ExitCode:
+    """Failed scans outrank findings: a report with holes must not look like a policy verdict."""
+    if run.status is RunStatus.FAILED or run.failed_images():
+        return ExitCode.SCAN_FAILED
+    if fail_on is not None and run.reaches(fail_on):
+        return ExitCode.FINDINGS
+    return ExitCode.SUCCESS
+
+
+def write_run_reports(run: RunRecord, severities: tuple[Severity, ...]) -> list[Path]:
+    """Store the JSON and Markdown reports of a run under the data directory."""
+    directory = reports_dir()
+    stem = f"run-{run.run_id:06d}" if run.run_id is not None else f"run-{run.started_at:%Y%m%dT%H%M%S}"
+    written = []
+    for suffix, text in ((".json", render_json(run, severities=severities)), (".md", render_markdown(run, severities=severities))):
+        path = directory / f"{stem}{suffix}"
+        write_atomic(path, text)
+        written.append(path)
+    return written
+
+
+def scan_command(
+    paths: PathsArgument = None,
+    env_file: EnvFileOption = None,
+    profile: ProfileOption = None,
+    project_name: ProjectNameOption = None,
+    running: RunningOption = False,
+    docker_host: DockerHostOption = None,
+    severity: Annotated[
+        str,
+        typer.Option("--severity", envvar="HULLCHECK_SEVERITY", help="Severities listed in the report detail."),
+    ] = DEFAULT_SEVERITIES,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Report format on stdout or in --output.")
+    ] = OutputFormat.TABLE,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option("--fail-on", envvar="HULLCHECK_FAIL_ON", help="Exit 1 when a finding at or above this severity exists."),
+    ] = None,
+    scan_timeout: Annotated[
+        float,
+        typer.Option("--scan-timeout", envvar="HULLCHECK_SCAN_TIMEOUT", min=1, help="Per-image Trivy timeout in seconds."),
+    ] = 1800.0,
+    trivy: Annotated[
+        str | None, typer.Option("--trivy", envvar="HULLCHECK_TRIVY", help="Path to the Trivy binary (default: the bundled one).")
+    ] = None,
+    trivy_cache: Annotated[
+        Path | None,
+        typer.Option("--cache-dir", envvar="HULLCHECK_TRIVY_CACHE", help="Trivy cache and DB directory."),
+    ] = None,
+    db_update: Annotated[
+        DbUpdate,
+        typer.Option("--db-update", envvar="HULLCHECK_DB_UPDATE", help="auto: download the DB when due; skip: offline."),
+    ] = DbUpdate.AUTO,
+    db_repository: Annotated[
+        list[str] | None,
+        typer.Option("--db-repository", envvar="HULLCHECK_DB_REPOSITORY", help="Trivy DB mirror (repeatable)."),
+    ] = None,
+    scanners: Annotated[
+        str, typer.Option("--scanners", envvar="HULLCHECK_SCANNERS", help="Trivy scanners, e.g. vuln or vuln,secret.")
+    ] = "vuln",
+    no_pull: Annotated[bool, typer.Option("--no-pull", help="Scan only images already on the engine.")] = False,
+    history_db: Annotated[
+        Path | None, typer.Option("--db", envvar="HULLCHECK_HISTORY_DB", help="History database file.")
+    ] = None,
+) -> None:
+    """Scan the images of Compose stacks (or running containers) with Trivy."""
+    try:
+        severities = parse_severities(severity)
+    except HullcheckError as error:
+        fail(error)
+
+    discovery, client, engine_error = discover(
+        paths,
+        env_file=env_file,
+        profiles=profile,
+        project_name=project_name,
+        running=running,
+        docker_host=docker_host,
+        need_engine=True,
+    )
+    print_problems(discovery.all_problems())
+
+    options = TrivyOptions(
+        cache_dir=trivy_cache or cache_dir() / "trivy",
+        binary=trivy,
+        timeout_seconds=scan_timeout,
+        scanners=tuple(part.strip() for part in scanners.split(",") if part.strip()),
+        db_update=db_update,
+        db_repositories=tuple(db_repository or ()),
+        docker_host=docker_host,
+    )
+    scanner = TrivyScanner(options)
+
+    try:
+        store = HistoryStore.open(history_db)
+    except HullcheckError as error:
+        fail(error)
+
+    with store, progress_reporter(stderr_console.is_terminal) as on_progress:
+        run = run_scan(
+            discovery,
+            command="scan",
+            scanner=scanner,
+            client=client,
+            engine_error=engine_error,
+            store=store,
+            pull_missing=not no_pull,
+            progress=on_progress,
+        )
+
+    try:
+        for path in write_run_reports(run, severities):
+            logger.info("Report written to %s", path)
+        emit_report(run, output_format, output, severities)
+    except HullcheckError as error:
+        fail(error)
+
+    if run.error:
+        stderr_console.print(f"[bold red]error:[/] {run.error}", highlight=False)
+    raise typer.Exit(int(exit_code_for(run, fail_on)))
+
+
+def emit_report(run: RunRecord, output_format: OutputFormat, output: Path | None, severities: tuple[Severity, ...]) -> None:
+    """Print the report on stdout, or write it to ``output``."""
+    if output_format is OutputFormat.TABLE:
+        if output is None:
+            render_table(run, Console(), severities=severities)
+            return
+        recorder = Console(record=True, width=120, file=io.StringIO())
+        render_table(run, recorder, severities=severities)
+        write_atomic(output, recorder.export_text())
+        return
+    text = render_json(run, severities=severities) if output_format is OutputFormat.JSON else render_markdown(run, severities=severities)
+    if output is None:
+        typer.echo(text)
+    else:
+        write_atomic(output, text)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scan")(scan_command)
