@@ -56,7 +56,9 @@ def inspect_image(client: docker.DockerClient, name: str) -> LocalImage | None:
     return _local_image(image)
 
 
-def pull_image(client: docker.DockerClient, repository: str, *, tag: str | None, digest: str | None) -> LocalImage:
+def pull_image(
+    client: docker.DockerClient, repository: str, *, tag: str | None, digest: str | None
+) -> LocalImage:
     """Pull one image by digest (when pinned) or by tag and return it."""
     reference = f"{repository}@{digest}" if digest else f"{repository}:{tag or 'latest'}"
     try:

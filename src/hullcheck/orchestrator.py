@@ -16,7 +16,7 @@ from typing import Protocol
 import docker
 
 from hullcheck.analysis.models import ImageFindings
-from hullcheck.discovery.models import DiscoveryResult, ServiceImage
+from hullcheck.discovery.models import DiscoveryProblem, DiscoveryResult, ServiceImage
 from hullcheck.engine import EngineError, LocalImage, inspect_image, pull_image
 from hullcheck.run import RunRecord, RunStatus
 from hullcheck.scanning.models import FailureClass, ImageScan, ScannerError, ScannerInfo, ScanStatus
@@ -56,7 +56,7 @@ class RunStore(Protocol):
 
     def save_image(self, run_id: int, scan: ImageScan) -> None: ...
 
-    def save_problems(self, run_id: int, problems: list) -> None: ...  # type: ignore[type-arg]
+    def save_problems(self, run_id: int, problems: list[DiscoveryProblem]) -> None: ...
 
     def finish_run(
         self,
@@ -92,10 +92,16 @@ def plan_targets(discovery: DiscoveryResult) -> list[ImageTarget]:
         label = f"{service.project}/{service.service}"
         if service.running_image_id:
             name = service.running_image_id
-            display = service.image.normalized if service.image else (service.local_image_name or name)
+            display = (
+                service.image.normalized if service.image else (service.local_image_name or name)
+            )
         elif service.image is not None:
             reference = service.image
-            name = f"{reference.name}@{reference.digest}" if reference.digest else f"{reference.name}:{reference.effective_tag}"
+            name = (
+                f"{reference.name}@{reference.digest}"
+                if reference.digest
+                else f"{reference.name}:{reference.effective_tag}"
+            )
             display = reference.normalized
         elif service.local_image_name:
             name = display = service.local_image_name
@@ -125,7 +131,9 @@ def run_scan(
     reason. An interrupted run is stored as interrupted before the interruption goes on.
     """
     notify = progress or (lambda event: None)
-    record = RunRecord(command=command, started_at=datetime.now(UTC), problems=discovery.all_problems())
+    record = RunRecord(
+        command=command, started_at=datetime.now(UTC), problems=discovery.all_problems()
+    )
     run_id = store.begin_run(record) if store else None
     if store and run_id is not None:
         store.save_problems(run_id, record.problems)
@@ -143,7 +151,11 @@ def run_scan(
             logger.error("Scanner unavailable: %s", error)
             record.error = str(error)
             for target in unique:
-                _store(record, store, target.failure or _failed(target, FailureClass.DB_UNAVAILABLE, str(error)))
+                _store(
+                    record,
+                    store,
+                    target.failure or _failed(target, FailureClass.DB_UNAVAILABLE, str(error)),
+                )
             _finish(record, store, RunStatus.FAILED)
             return record
 
@@ -175,7 +187,9 @@ def _resolve_targets(
         notify(ProgressEvent(Stage.RESOLVE, target.display, index, len(targets)))
         if client is None:
             target.failure = _failed(
-                target, FailureClass.IMAGE_UNAVAILABLE, engine_error or "no Docker engine connection"
+                target,
+                FailureClass.IMAGE_UNAVAILABLE,
+                engine_error or "no Docker engine connection",
             )
             continue
         try:
@@ -191,9 +205,15 @@ def _resolve_targets(
             target.failure = _failed(target, FailureClass.IMAGE_UNAVAILABLE, str(error))
             continue
         if target.local is None:
-            hint = "pull it, or drop --no-pull" if target.pullable else "build it with docker compose build"
+            hint = (
+                "pull it, or drop --no-pull"
+                if target.pullable
+                else "build it with docker compose build"
+            )
             target.failure = _failed(
-                target, FailureClass.IMAGE_UNAVAILABLE, f"image {target.name} is not on this engine ({hint})"
+                target,
+                FailureClass.IMAGE_UNAVAILABLE,
+                f"image {target.name} is not on this engine ({hint})",
             )
 
 
@@ -290,5 +310,9 @@ def _finish(record: RunRecord, store: RunStore | None, status: RunStatus) -> Non
     record.finished_at = datetime.now(UTC)
     if store and record.run_id is not None:
         store.finish_run(
-            record.run_id, status, scanner=record.scanner, error=record.error, finished_at=record.finished_at
+            record.run_id,
+            status,
+            scanner=record.scanner,
+            error=record.error,
+            finished_at=record.finished_at,
         )

@@ -41,18 +41,25 @@ PathsArgument = Annotated[
 ]
 EnvFileOption = Annotated[
     Path | None,
-    typer.Option("--env-file", help="File with variables for interpolation, in place of the project .env."),
+    typer.Option(
+        "--env-file", help="File with variables for interpolation, in place of the project .env."
+    ),
 ]
 ProfileOption = Annotated[
     list[str] | None,
-    typer.Option("--profile", help="Activate a Compose profile (repeatable; COMPOSE_PROFILES also works)."),
+    typer.Option(
+        "--profile", help="Activate a Compose profile (repeatable; COMPOSE_PROFILES also works)."
+    ),
 ]
 ProjectNameOption = Annotated[
-    str | None, typer.Option("--project-name", "-p", help="Compose project name, as docker compose -p.")
+    str | None,
+    typer.Option("--project-name", "-p", help="Compose project name, as docker compose -p."),
 ]
 RunningOption = Annotated[
     bool,
-    typer.Option("--running", help="Also discover running containers through the Docker Engine API."),
+    typer.Option(
+        "--running", help="Also discover running containers through the Docker Engine API."
+    ),
 ]
 DockerHostOption = Annotated[
     str | None,
@@ -108,7 +115,11 @@ def discover(
         compose_paths = [Path.cwd()]
     for path in compose_paths:
         if not path.exists():
-            fail(HullcheckError(f"path not found: {path}", hint="pass an existing compose file or directory"))
+            fail(
+                HullcheckError(
+                    f"path not found: {path}", hint="pass an existing compose file or directory"
+                )
+            )
 
     result = DiscoveryResult()
     if compose_paths:
@@ -133,7 +144,9 @@ def discover(
             level = logging.ERROR if running else logging.WARNING
             logger.log(level, "%s", error)
             result.problems.append(
-                DiscoveryProblem(kind=ProblemKind.ENGINE_UNAVAILABLE, message=str(error), blocks_deploy=False)
+                DiscoveryProblem(
+                    kind=ProblemKind.ENGINE_UNAVAILABLE, message=str(error), blocks_deploy=False
+                )
             )
     if client is not None:
         running_result = discover_running(client)

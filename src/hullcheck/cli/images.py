@@ -81,13 +81,19 @@ def render_images_table(result: DiscoveryResult, console: Console) -> None:
         notes.extend(problem.message for problem in service.problems)
         image = service.image_text or service.local_image_name or "(none)"
         table.add_row(
-            service.project, service.service, image, "yes" if service.pinned else "no", "; ".join(notes)
+            service.project,
+            service.service,
+            image,
+            "yes" if service.pinned else "no",
+            "; ".join(notes),
         )
     console.print(table)
     for project in result.projects:
         if not project.deployable:
             reasons = sorted({p.variable or p.message for p in project.problems if p.blocks_deploy})
-            console.print(f"Project {project.name} cannot be deployed until fixed: {', '.join(reasons)}")
+            console.print(
+                f"Project {project.name} cannot be deployed until fixed: {', '.join(reasons)}"
+            )
 
 
 def images_command(
@@ -98,7 +104,8 @@ def images_command(
     running: RunningOption = False,
     docker_host: DockerHostOption = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table or json (markdown is not offered here).")
+        OutputFormat,
+        typer.Option("--format", "-f", help="table or json (markdown is not offered here)."),
     ] = OutputFormat.TABLE,
 ) -> None:
     """List every service and its image, as Compose would resolve them."""

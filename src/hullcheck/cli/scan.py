@@ -70,9 +70,14 @@ def exit_code_for(run: RunRecord, fail_on: Severity | None) -> ExitCode:
 def write_run_reports(run: RunRecord, severities: tuple[Severity, ...]) -> list[Path]:
     """Store the JSON and Markdown reports of a run under the data directory."""
     directory = reports_dir()
-    stem = f"run-{run.run_id:06d}" if run.run_id is not None else f"run-{run.started_at:%Y%m%dT%H%M%S}"
+    stem = (
+        f"run-{run.run_id:06d}" if run.run_id is not None else f"run-{run.started_at:%Y%m%dT%H%M%S}"
+    )
     written = []
-    for suffix, text in ((".json", render_json(run, severities=severities)), (".md", render_markdown(run, severities=severities))):
+    for suffix, text in (
+        (".json", render_json(run, severities=severities)),
+        (".md", render_markdown(run, severities=severities)),
+    ):
         path = directory / f"{stem}{suffix}"
         write_atomic(path, text)
         written.append(path)
@@ -88,41 +93,79 @@ def scan_command(
     docker_host: DockerHostOption = None,
     severity: Annotated[
         str,
-        typer.Option("--severity", envvar="HULLCHECK_SEVERITY", help="Severities listed in the report detail."),
+        typer.Option(
+            "--severity",
+            envvar="HULLCHECK_SEVERITY",
+            help="Severities listed in the report detail.",
+        ),
     ] = DEFAULT_SEVERITIES,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="Report format on stdout or in --output.")
     ] = OutputFormat.TABLE,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    ] = None,
     fail_on: Annotated[
         Severity | None,
-        typer.Option("--fail-on", envvar="HULLCHECK_FAIL_ON", help="Exit 1 when a finding at or above this severity exists."),
+        typer.Option(
+            "--fail-on",
+            envvar="HULLCHECK_FAIL_ON",
+            help="Exit 1 when a finding at or above this severity exists.",
+        ),
     ] = None,
     scan_timeout: Annotated[
         float,
-        typer.Option("--scan-timeout", envvar="HULLCHECK_SCAN_TIMEOUT", min=1, help="Per-image Trivy timeout in seconds."),
+        typer.Option(
+            "--scan-timeout",
+            envvar="HULLCHECK_SCAN_TIMEOUT",
+            min=1,
+            help="Per-image Trivy timeout in seconds.",
+        ),
     ] = 1800.0,
     trivy: Annotated[
-        str | None, typer.Option("--trivy", envvar="HULLCHECK_TRIVY", help="Path to the Trivy binary (default: the bundled one).")
+        str | None,
+        typer.Option(
+            "--trivy",
+            envvar="HULLCHECK_TRIVY",
+            help="Path to the Trivy binary (default: the bundled one).",
+        ),
     ] = None,
     trivy_cache: Annotated[
         Path | None,
-        typer.Option("--cache-dir", envvar="HULLCHECK_TRIVY_CACHE", help="Trivy cache and DB directory."),
+        typer.Option(
+            "--cache-dir", envvar="HULLCHECK_TRIVY_CACHE", help="Trivy cache and DB directory."
+        ),
     ] = None,
     db_update: Annotated[
         DbUpdate,
-        typer.Option("--db-update", envvar="HULLCHECK_DB_UPDATE", help="auto: download the DB when due; skip: offline."),
+        typer.Option(
+            "--db-update",
+            envvar="HULLCHECK_DB_UPDATE",
+            help="auto: download the DB when due; skip: offline.",
+        ),
     ] = DbUpdate.AUTO,
     db_repository: Annotated[
         list[str] | None,
-        typer.Option("--db-repository", envvar="HULLCHECK_DB_REPOSITORY", help="Trivy DB mirror (repeatable)."),
+        typer.Option(
+            "--db-repository",
+            envvar="HULLCHECK_DB_REPOSITORY",
+            help="Trivy DB mirror (repeatable).",
+        ),
     ] = None,
     scanners: Annotated[
-        str, typer.Option("--scanners", envvar="HULLCHECK_SCANNERS", help="Trivy scanners, e.g. vuln or vuln,secret.")
+        str,
+        typer.Option(
+            "--scanners",
+            envvar="HULLCHECK_SCANNERS",
+            help="Trivy scanners, e.g. vuln or vuln,secret.",
+        ),
     ] = "vuln",
-    no_pull: Annotated[bool, typer.Option("--no-pull", help="Scan only images already on the engine.")] = False,
+    no_pull: Annotated[
+        bool, typer.Option("--no-pull", help="Scan only images already on the engine.")
+    ] = False,
     history_db: Annotated[
-        Path | None, typer.Option("--db", envvar="HULLCHECK_HISTORY_DB", help="History database file.")
+        Path | None,
+        typer.Option("--db", envvar="HULLCHECK_HISTORY_DB", help="History database file."),
     ] = None,
 ) -> None:
     """Scan the images of Compose stacks (or running containers) with Trivy."""
@@ -182,7 +225,12 @@ def scan_command(
     raise typer.Exit(int(exit_code_for(run, fail_on)))
 
 
-def emit_report(run: RunRecord, output_format: OutputFormat, output: Path | None, severities: tuple[Severity, ...]) -> None:
+def emit_report(
+    run: RunRecord,
+    output_format: OutputFormat,
+    output: Path | None,
+    severities: tuple[Severity, ...],
+) -> None:
     """Print the report on stdout, or write it to ``output``."""
     if output_format is OutputFormat.TABLE:
         if output is None:
@@ -192,7 +240,11 @@ def emit_report(run: RunRecord, output_format: OutputFormat, output: Path | None
         render_table(run, recorder, severities=severities)
         write_atomic(output, recorder.export_text())
         return
-    text = render_json(run, severities=severities) if output_format is OutputFormat.JSON else render_markdown(run, severities=severities)
+    text = (
+        render_json(run, severities=severities)
+        if output_format is OutputFormat.JSON
+        else render_markdown(run, severities=severities)
+    )
     if output is None:
         typer.echo(text)
     else:

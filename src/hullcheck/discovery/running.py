@@ -90,7 +90,9 @@ def discover_running(client: docker.DockerClient) -> DiscoveryResult:
     return result
 
 
-def merge_running(compose: DiscoveryResult, running: DiscoveryResult, *, include_unmatched: bool) -> DiscoveryResult:
+def merge_running(
+    compose: DiscoveryResult, running: DiscoveryResult, *, include_unmatched: bool
+) -> DiscoveryResult:
     """Attach running containers to the compose services they belong to.
 
     A profiled service that is inactive in the loaded profiles but has a running container

@@ -78,7 +78,10 @@ def trivy_version(binary: Path) -> str:
     check_version_allowed(version, binary)
     if version != PINNED_TRIVY_VERSION:
         logger.warning(
-            "Using Trivy %s from %s; hullcheck is tested with %s", version, binary, PINNED_TRIVY_VERSION
+            "Using Trivy %s from %s; hullcheck is tested with %s",
+            version,
+            binary,
+            PINNED_TRIVY_VERSION,
         )
     return version
 

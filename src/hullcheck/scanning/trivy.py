@@ -68,12 +68,22 @@ _FAILURE_MARKERS: tuple[tuple[FailureClass, tuple[str, ...]], ...] = (
     (FailureClass.DB_CORRUPT, ("may be corrupted", "invalid database", "db corrupted")),
     (
         FailureClass.DB_UNAVAILABLE,
-        ("failed to download vulnerability db", "toomanyrequests", "cannot be specified on the first run", "db error"),
+        (
+            "failed to download vulnerability db",
+            "toomanyrequests",
+            "cannot be specified on the first run",
+            "db error",
+        ),
     ),
     (FailureClass.SCANNER_CRASHED, ("panic:", "goroutine ", "segmentation violation")),
     (
         FailureClass.IMAGE_UNAVAILABLE,
-        ("unable to find the specified image", "no such image", "unable to inspect the image", "manifest unknown"),
+        (
+            "unable to find the specified image",
+            "no such image",
+            "unable to inspect the image",
+            "manifest unknown",
+        ),
     ),
 )
 
@@ -109,7 +119,9 @@ def read_db_metadata(cache_dir: Path) -> DatabaseInfo | None:
             hint=f"delete {path.parent} so the DB is downloaded again",
         ) from error
     if not isinstance(document, dict):
-        raise ScannerError(f"unexpected Trivy DB metadata layout in {path}", hint=f"delete {path.parent}")
+        raise ScannerError(
+            f"unexpected Trivy DB metadata layout in {path}", hint=f"delete {path.parent}"
+        )
     return DatabaseInfo(
         schema_version=int(document.get("Version", 0)),
         updated_at=_parse_time(document.get("UpdatedAt")),
@@ -167,7 +179,9 @@ class TrivyScanner:
                     "or copy a trivy.db and metadata.json there",
                 )
             self._check_db_usable()
-        self._info = ScannerInfo(trivy_path=str(self.binary), trivy_version=version, database=database)
+        self._info = ScannerInfo(
+            trivy_path=str(self.binary), trivy_version=version, database=database
+        )
         logger.info(
             "Trivy %s, vulnerability DB updated %s",
             version,
@@ -222,7 +236,9 @@ class TrivyScanner:
                 raise ImageScanError(failure, f"{failure.value}: {last_error_line(log_text)}")
             # A corrupt-DB warning with exit 0 still means the result cannot be trusted.
             if classify_failure(log_text) is FailureClass.DB_CORRUPT:
-                raise ImageScanError(FailureClass.DB_CORRUPT, f"db_corrupt: {last_error_line(log_text)}")
+                raise ImageScanError(
+                    FailureClass.DB_CORRUPT, f"db_corrupt: {last_error_line(log_text)}"
+                )
 
             try:
                 document = json.loads(output.read_text(encoding="utf-8"))
@@ -232,10 +248,17 @@ class TrivyScanner:
                     FailureClass.INVALID_OUTPUT, f"invalid_output: Trivy wrote no report for {name}"
                 ) from error
             except (json.JSONDecodeError, ReportFormatError) as error:
-                raise ImageScanError(FailureClass.INVALID_OUTPUT, f"invalid_output: {error}") from error
+                raise ImageScanError(
+                    FailureClass.INVALID_OUTPUT, f"invalid_output: {error}"
+                ) from error
 
     def _common_flags(self) -> list[str]:
-        flags = ["--cache-dir", str(self.options.cache_dir), "--skip-version-check", "--no-progress"]
+        flags = [
+            "--cache-dir",
+            str(self.options.cache_dir),
+            "--skip-version-check",
+            "--no-progress",
+        ]
         if self.options.db_update is DbUpdate.SKIP:
             flags.append("--offline-scan")
         return flags
@@ -256,15 +279,30 @@ class TrivyScanner:
             if failure is FailureClass.DB_CORRUPT and not cleaned:
                 logger.warning("Trivy DB is corrupt; clearing it and downloading again: %s", reason)
                 self._run(
-                    [str(self.binary), "clean", "--vuln-db", "--cache-dir", str(self.options.cache_dir)],
+                    [
+                        str(self.binary),
+                        "clean",
+                        "--vuln-db",
+                        "--cache-dir",
+                        str(self.options.cache_dir),
+                    ],
                     timeout=120,
                     subject="DB clean",
                 )
                 cleaned = True
                 continue
-            logger.warning("Trivy DB download failed (attempt %d of %d): %s", attempt, DB_DOWNLOAD_ATTEMPTS, reason)
+            logger.warning(
+                "Trivy DB download failed (attempt %d of %d): %s",
+                attempt,
+                DB_DOWNLOAD_ATTEMPTS,
+                reason,
+            )
             if attempt < DB_DOWNLOAD_ATTEMPTS:
-                time.sleep(DB_DOWNLOAD_BACKOFF_SECONDS[min(attempt - 1, len(DB_DOWNLOAD_BACKOFF_SECONDS) - 1)])
+                time.sleep(
+                    DB_DOWNLOAD_BACKOFF_SECONDS[
+                        min(attempt - 1, len(DB_DOWNLOAD_BACKOFF_SECONDS) - 1)
+                    ]
+                )
 
         if read_db_metadata(self.options.cache_dir) is not None:
             logger.warning("Scanning with the DB already in the cache; the report shows its date")
@@ -293,21 +331,28 @@ class TrivyScanner:
                 empty,
             ]
             completed = self._run(command, timeout=300, subject="DB check")
-        if completed.returncode != 0 or classify_failure(completed.stderr) is FailureClass.DB_CORRUPT:
+        if (
+            completed.returncode != 0
+            or classify_failure(completed.stderr) is FailureClass.DB_CORRUPT
+        ):
             raise ScannerError(
                 f"Trivy cannot use the vulnerability DB in {self.options.cache_dir / 'db'}: "
                 f"{last_error_line(completed.stderr)}",
                 hint="delete that directory and let hullcheck download a new DB (--db-update auto)",
             )
 
-    def _run(self, command: list[str], *, timeout: float, subject: str) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, command: list[str], *, timeout: float, subject: str
+    ) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ)
         env.update(self.options.extra_env)
         if self.options.docker_host:
             env["DOCKER_HOST"] = self.options.docker_host
         logger.debug("Running %s", " ".join(command))
         try:
-            return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+            return subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout, env=env, check=False
+            )
         except subprocess.TimeoutExpired as error:
             raise ImageScanError(
                 FailureClass.TIMEOUT,
@@ -316,7 +361,8 @@ class TrivyScanner:
             ) from error
         except OSError as error:
             raise ImageScanError(
-                FailureClass.SCANNER_MISSING, f"scanner_missing: could not run {command[0]}: {error}"
+                FailureClass.SCANNER_MISSING,
+                f"scanner_missing: could not run {command[0]}: {error}",
             ) from error
 
     @contextlib.contextmanager
