@@ -321,3 +321,9 @@ def test_any_images_round_trip(
 
     assert loaded.images == scans
     assert loaded.problems == problems
+
+
+def test_list_runs_accepts_huge_limit(store: HistoryStore) -> None:
+    run_id = store.begin_run(_started("scan"), pid=os.getpid())
+
+    assert [s.run_id for s in store.list_runs(limit=10**30)] == [run_id]

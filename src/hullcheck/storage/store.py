@@ -29,6 +29,8 @@ HISTORY_FILE_NAME = "history.db"
 _BUSY_TIMEOUT_SECONDS = 30.0
 """How long a write waits for another process's write transaction before failing."""
 
+_SQLITE_MAX_INTEGER = 2**63 - 1
+
 _FINISHED = frozenset({RunStatus.COMPLETE, RunStatus.PARTIAL, RunStatus.FAILED})
 
 
@@ -206,7 +208,8 @@ class HistoryStore:
                 " coalesce(sum(i.fixable_high), 0) AS fixable_high"
                 " FROM runs AS r LEFT JOIN run_images AS i ON i.run_id = r.id"
                 " GROUP BY r.id ORDER BY r.id DESC LIMIT ?",
-                (limit,),
+                # SQLite integers are 64-bit, and no history has more runs than that.
+                (min(limit, _SQLITE_MAX_INTEGER),),
             ).fetchall()
             return [_summary(row) for row in result]
 
