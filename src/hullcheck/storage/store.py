@@ -100,9 +100,9 @@ class HistoryStore:
     def begin_run(self, run: RunRecord, *, pid: int | None = None) -> int:
         """Store a new run with status running and return its id.
 
-        Pass ``pid=os.getpid()``: a run without a pid counts as interrupted as soon as another
-        process opens the store. Images, problems and the scanner already in ``run`` are
-        stored too; ``run.status``, ``run.run_id`` and ``run.finished_at`` are ignored.
+        Pass ``pid=os.getpid()``, because a run without a pid is marked interrupted the next
+        time any process opens the store. Images, problems and the scanner already in ``run``
+        are stored too. ``run.status``, ``run.run_id`` and ``run.finished_at`` are ignored.
         """
         owner = describe_process(pid)
         with self._write("begin a run") as connection:
