@@ -1,0 +1,120 @@
+"""HTTP sending shared by manifest and token requests: error mapping and one 429 retry."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import requests
+
+from hullcheck.registry.credentials import redact
+from hullcheck.registry.errors import RegistryUnavailableError
+from hullcheck.registry.ratelimit import parse_retry_after
+from hullcheck.registry.settings import RegistrySettings
+
+logger = logging.getLogger(__name__)
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+_DETAIL_LIMIT = 200
+
+
+def _describe(error: requests.RequestException, timeout: float) -> str:
+    """The OS-level cause of a connection error, without the URL and the retry chatter."""
+    if isinstance(error, requests.Timeout):
+        return f"timed out after {timeout:g} s"
+    if isinstance(error, requests.exceptions.SSLError):
+        return "TLS handshake failed"
+    match = _ERRNO.search(str(error))
+    return match.group(0).strip() if match else type(error).__name__
+
+
+def error_detail(response: requests.Response, secrets: Iterable[str] = ()) -> str:
+    """A short, redacted reason from an error body in the distribution or OAuth2 format.
+
+    Returns an empty string for HEAD responses, which have no body.
+    """
+    try:
+        data = json.loads(response.content or b"null")
+    except ValueError:
+        return ""
+    parts: list[str] = []
+    if isinstance(data, dict):
+        errors = data.get("errors")
+        if isinstance(errors, list):
+            for item in errors:
+                if isinstance(item, dict):
+                    code = str(item.get("code", "")).strip()
+                    message = str(item.get("message", "")).strip()
+                    parts.append(": ".join(part for part in (code, message) if part))
+        for key in ("error", "error_description", "details", "message"):
+            value = data.get(key)
+            if isinstance(value, str) and value.strip():
+                parts.append(value.strip())
+    text = "; ".join(part for part in parts if part)
+    return redact(text, secrets)[:_DETAIL_LIMIT]
+
+
+@dataclass
+class Transport:
+    session: requests.Session
+    settings: RegistrySettings
+    sleep: Callable[[float], None]
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        headers: Mapping[str, str],
+        data: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> requests.Response:
+        """Send one request; after a 429 wait for Retry-After once and send it again.
+
+        ``what`` names the request in logs and errors (never the URL's credentials).
+        A 429 without Retry-After, or asking for more than ``retry_after_max_seconds``,
+        is returned at once for the caller to report.
+        """
+        response = self._send_once(method, url, what=what, headers=headers, data=data, auth=auth)
+        if response.status_code != 429:
+            return response
+        delay = parse_retry_after(response.headers.get("Retry-After"))
+        if delay is None or delay > self.settings.retry_after_max_seconds:
+            return response
+        logger.info("%s: HTTP 429, retrying once in %.1f s", what, delay)
+        self.sleep(delay)
+        return self._send_once(method, url, what=what, headers=headers, data=data, auth=auth)
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        headers: Mapping[str, str],
+        data: Mapping[str, str] | None,
+        auth: tuple[str, str] | None,
+    ) -> requests.Response:
+        request_headers = {"User-Agent": self.settings.user_agent, **headers}
+        try:
+            response = self.session.request(
+                method,
+                url,
+                headers=request_headers,
+                data=data,
+                auth=auth,
+                timeout=self.settings.timeout_seconds,
+                # Redirects are not followed, so no header ever reaches a host not chosen here.
+                allow_redirects=False,
+            )
+        except requests.RequestException as error:
+            raise RegistryUnavailableError(
+                f"{what}: request failed ({_describe(error, self.settings.timeout_seconds)})",
+                hint="check that the registry is reachable from this host",
+            ) from error
+        logger.debug("%s: %s -> HTTP %d", what, method, response.status_code)
+        return response
