@@ -12,6 +12,7 @@ from typing import Annotated, NoReturn
 
 import docker
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from hullcheck.cli.console import debug_enabled, stderr_console
@@ -74,19 +75,24 @@ DockerHostOption = Annotated[
 def fail(error: HullcheckError | str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
     """Print one line (plus a hint) on stderr and exit; the traceback only with --debug."""
     if isinstance(error, HullcheckError):
-        stderr_console.print(f"[bold red]error:[/] {error.message}", highlight=False)
+        say(f"[bold red]error:[/] {escape(error.message)}")
         if error.hint:
-            stderr_console.print(f"[yellow]hint:[/] {error.hint}", highlight=False)
+            say(f"[yellow]hint:[/] {escape(error.hint)}")
         if debug_enabled():
             stderr_console.print_exception()
     else:
-        stderr_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        say(f"[bold red]error:[/] {escape(error)}")
     raise typer.Exit(int(code))
+
+
+def say(markup: str) -> None:
+    """Print one message line on stderr without wrapping it, so it stays greppable."""
+    stderr_console.print(markup, highlight=False, soft_wrap=True)
 
 
 def print_problems(problems: Sequence[DiscoveryProblem]) -> None:
     for problem in problems:
-        stderr_console.print(f"[yellow]warning:[/] {problem.message}", highlight=False)
+        say(f"[yellow]warning:[/] {escape(problem.message)}")
 
 
 def discover(

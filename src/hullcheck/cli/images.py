@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from hullcheck.cli.common import (
     DockerHostOption,
@@ -80,19 +81,21 @@ def render_images_table(result: DiscoveryResult, console: Console) -> None:
             notes.append(f"running as {', '.join(service.container_names)}")
         notes.extend(problem.message for problem in service.problems)
         image = service.image_text or service.local_image_name or "(none)"
-        table.add_row(
+        # Text cells keep brackets in values and messages from being read as Rich markup.
+        cells = (
             service.project,
             service.service,
             image,
             "yes" if service.pinned else "no",
             "; ".join(notes),
         )
+        table.add_row(*(Text(cell) for cell in cells))
     console.print(table)
     for project in result.projects:
         if not project.deployable:
             reasons = sorted({p.variable or p.message for p in project.problems if p.blocks_deploy})
             console.print(
-                f"Project {project.name} cannot be deployed until fixed: {', '.join(reasons)}"
+                Text(f"Project {project.name} cannot be deployed until fixed: {', '.join(reasons)}")
             )
 
 

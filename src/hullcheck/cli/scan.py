@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from hullcheck.analysis.models import Severity
 from hullcheck.cli.common import (
@@ -23,39 +24,22 @@ from hullcheck.cli.common import (
     fail,
     print_problems,
     progress_reporter,
+    say,
 )
 from hullcheck.cli.console import stderr_console
-from hullcheck.errors import ConfigurationError, HullcheckError
+from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.fileio import write_atomic
 from hullcheck.orchestrator import run_scan
 from hullcheck.paths import cache_dir, reports_dir
-from hullcheck.reporting import render_json, render_markdown, render_table
+from hullcheck.reporting import parse_severity_list, render_json, render_markdown, render_table
 from hullcheck.run import RunRecord, RunStatus
 from hullcheck.scanning.trivy import DbUpdate, TrivyOptions, TrivyScanner
 from hullcheck.storage import HistoryStore
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SEVERITIES = "CRITICAL,HIGH"
-
-
-def parse_severities(text: str) -> tuple[Severity, ...]:
-    """Parse a comma-separated severity list such as ``CRITICAL,HIGH``."""
-    chosen = []
-    for part in text.split(","):
-        name = part.strip().upper()
-        if not name:
-            continue
-        if name not in Severity.__members__:
-            raise ConfigurationError(
-                f"invalid severity {part.strip()!r} in --severity {text!r}",
-                hint="use a comma-separated list of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN",
-            )
-        chosen.append(Severity(name))
-    if not chosen:
-        raise ConfigurationError("--severity is empty", hint="for example --severity CRITICAL,HIGH")
-    return tuple(chosen)
+DEFAULT_SEVERITY_OPTION = "CRITICAL,HIGH"
 
 
 def exit_code_for(run: RunRecord, fail_on: Severity | None) -> ExitCode:
@@ -98,7 +82,7 @@ def scan_command(
             envvar="HULLCHECK_SEVERITY",
             help="Severities listed in the report detail.",
         ),
-    ] = DEFAULT_SEVERITIES,
+    ] = DEFAULT_SEVERITY_OPTION,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="Report format on stdout or in --output.")
     ] = OutputFormat.TABLE,
@@ -170,7 +154,7 @@ def scan_command(
 ) -> None:
     """Scan the images of Compose stacks (or running containers) with Trivy."""
     try:
-        severities = parse_severities(severity)
+        severities = parse_severity_list(severity)
     except HullcheckError as error:
         fail(error)
 
@@ -221,7 +205,7 @@ def scan_command(
         fail(error)
 
     if run.error:
-        stderr_console.print(f"[bold red]error:[/] {run.error}", highlight=False)
+        say(f"[bold red]error:[/] {escape(run.error)}")
     raise typer.Exit(int(exit_code_for(run, fail_on)))
 
 

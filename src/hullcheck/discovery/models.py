@@ -116,6 +116,8 @@ class ServiceImage(BaseModel):
     running_image_id: str | None = None
     """Image ID (``sha256:...``) of the running container, when one runs."""
     problems: tuple[DiscoveryProblem, ...] = ()
+    labels: dict[str, str] = {}
+    """Service labels after interpolation (``$$`` already turned into ``$``)."""
 
     @property
     def pinned(self) -> bool:
@@ -146,9 +148,13 @@ class DiscoveryResult(BaseModel):
     """Problems not tied to one project (an unreachable engine, an unreadable path)."""
 
     def all_problems(self) -> list[DiscoveryProblem]:
-        found = list(self.problems)
-        for project in self.projects:
-            found.extend(project.problems)
-        for service in self.services:
-            found.extend(p for p in service.problems if p not in found)
+        """Every problem once, in discovery order: global, per project, then per service."""
+        found: list[DiscoveryProblem] = []
+        sources = [
+            self.problems,
+            *(p.problems for p in self.projects),
+            *(s.problems for s in self.services),
+        ]
+        for problems in sources:
+            found.extend(problem for problem in problems if problem not in found)
         return found
