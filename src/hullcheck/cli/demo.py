@@ -1,0 +1,90 @@
+"""``hullcheck demo``: bring up the demo lab and scan an Immich-shaped stack in it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from hullcheck.cli.common import fail, progress_reporter
+from hullcheck.cli.console import stderr_console
+from hullcheck.cli.scan import exit_code_for
+from hullcheck.errors import ConfigurationError, HullcheckError
+from hullcheck.reporting import DEFAULT_SEVERITIES, render_table
+
+LAB_PROGRAMS = ("dockerd", "docker-registry", "docker-compose", "busybox")
+
+
+def check_prerequisites() -> None:
+    """Fail early with the fix when the demo cannot start its lab here."""
+    missing = [name for name in LAB_PROGRAMS if shutil.which(name) is None]
+    if missing:
+        raise ConfigurationError(
+            f"the demo lab needs {', '.join(missing)}, which are not installed",
+            hint="run scripts/bootstrap (it installs docker.io, docker-registry, docker-compose, busybox-static)",
+        )
+    if os.geteuid() != 0:
+        raise ConfigurationError(
+            "the demo lab starts its own dockerd, which needs root",
+            hint="run it as root, e.g. sudo scripts/run-main",
+        )
+
+
+def demo_command(
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the lab running and print how to reach it.")
+    ] = False,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(
+            "--workdir", help="Directory for the lab data (default: a new temporary one)."
+        ),
+    ] = None,
+) -> None:
+    """Start a private dockerd and registry, deploy an Immich-shaped stack, and scan it."""
+    from hullcheck.lab.demo import run_demo
+    from hullcheck.lab.services import Lab
+
+    try:
+        check_prerequisites()
+    except HullcheckError as error:
+        fail(error)
+
+    directory = workdir or Path(tempfile.mkdtemp(prefix="hullcheck-demo-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    lab = Lab(directory / "lab")
+    try:
+        stderr_console.print("Starting the demo lab (private dockerd and registry on 127.0.0.1)...")
+        lab.start()
+        with progress_reporter(stderr_console.is_terminal) as on_progress:
+            result = run_demo(lab, directory, progress=on_progress)
+    except HullcheckError as error:
+        lab.stop()
+        fail(error)
+    except BaseException:
+        lab.stop()
+        raise
+
+    render_table(result.run, Console(), severities=DEFAULT_SEVERITIES)
+    stderr_console.print(f"Compose file: {result.compose_file}", highlight=False)
+    stderr_console.print(f"History: {result.history_db}", highlight=False)
+    if keep:
+        stderr_console.print(
+            f"The lab is still running: DOCKER_HOST={lab.docker_host}, registry {lab.registry}. "
+            f"Stop it with: kill {' '.join(str(pid) for pid in lab.process_ids())}",
+            highlight=False,
+        )
+    else:
+        lab.stop()
+        if workdir is None:
+            shutil.rmtree(directory, ignore_errors=True)
+    raise typer.Exit(int(exit_code_for(result.run, None)))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo_command)
