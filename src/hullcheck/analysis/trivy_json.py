@@ -55,20 +55,25 @@ def load_trivy_report(path: Path) -> ImageFindings:
             hint="pass the path of a file written by `trivy image --format json`",
         ) from error
 
+    return parse_trivy_json(raw, source=str(path))
+
+
+def parse_trivy_json(data: str | bytes, *, source: str = "<input>") -> ImageFindings:
+    """Decode Trivy's JSON text and parse it like :func:`parse_trivy_report`."""
     try:
-        document = json.loads(raw)
+        document = json.loads(data)
     except json.JSONDecodeError as error:
         raise ReportFormatError(
-            f"invalid JSON in {path}: {error.msg} at line {error.lineno}, column {error.colno}",
+            f"invalid JSON in {source}: {error.msg} at line {error.lineno}, column {error.colno}",
             hint=f"check that the file is complete, or {_REGENERATE_HINT}",
         ) from error
     except UnicodeDecodeError as error:
         raise ReportFormatError(
-            f"invalid JSON in {path}: not UTF-8 text ({error.reason})",
+            f"invalid JSON in {source}: not UTF-8 text ({error.reason})",
             hint=_REGENERATE_HINT,
         ) from error
 
-    return parse_trivy_report(document, source=str(path))
+    return parse_trivy_report(document, source=source)
 
 
 def parse_trivy_report(document: object, *, source: str = "<input>") -> ImageFindings:

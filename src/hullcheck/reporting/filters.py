@@ -13,7 +13,7 @@ DEFAULT_SEVERITIES: tuple[Severity, ...] = (Severity.CRITICAL, Severity.HIGH)
 
 
 def parse_severity_list(text: str) -> tuple[Severity, ...]:
-    """Parse a comma-separated list such as ``critical,HIGH``, most severe first.
+    """Parse a ``--severity`` value such as ``critical,HIGH``, most severe first.
 
     Raises ``ConfigurationError`` for an unknown name or an empty list, unlike
     ``Severity.parse``, which maps unknown scanner output to UNKNOWN.
@@ -25,13 +25,14 @@ def parse_severity_list(text: str) -> tuple[Severity, ...]:
             continue
         if name not in Severity.__members__:
             raise ConfigurationError(
-                f"invalid severity {part.strip()!r} in {text!r}",
+                f"invalid severity {part.strip()!r} in --severity {text!r}",
                 hint="use a comma-separated list of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN",
             )
         chosen.add(Severity(name))
     if not chosen:
         raise ConfigurationError(
-            f"no severity in {text!r}", hint="give at least one, for example CRITICAL,HIGH"
+            f"no severity in --severity {text!r}",
+            hint="give at least one, for example CRITICAL,HIGH",
         )
     return tuple(sorted(chosen, key=lambda severity: -severity.rank))
 
