@@ -8,7 +8,8 @@ normalisation follows its ``ParseNormalizedNamed``:
 - ``index.docker.io`` becomes ``docker.io``, and a single-component Docker Hub name
   gets the ``library/`` prefix.
 - A tag is a ``:`` after the last ``/``, so ``localhost:5000/app`` has no tag.
-- The repository path must be lower case, and a tag is 1 to 128 characters of ``[A-Za-z0-9_.-]`` that do not start with ``.`` or ``-``.
+- The repository path must be lower case, and a tag is 1 to 128 characters of
+  ``[A-Za-z0-9_.-]`` that do not start with ``.`` or ``-``.
 - A digest must be ``sha256``, ``sha384`` or ``sha512`` with the exact number of
   lower-case hex digits, as ``github.com/opencontainers/go-digest`` validates it.
 """
