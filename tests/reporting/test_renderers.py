@@ -140,6 +140,25 @@ def test_all_failed_run_has_no_totals() -> None:
     assert document["totals"]["scanned"] == 0
 
 
+def test_run_error_without_images() -> None:
+    run = RunRecord(
+        command="scan",
+        started_at=datetime(2026, 12, 1, tzinfo=UTC),
+        status=RunStatus.FAILED,
+        error="Trivy [bundled] not found",
+    )
+
+    table = table_text(run)
+    markdown = render_markdown(run)
+
+    assert "Run failed: Trivy [bundled] not found" in table
+    assert "No images to report." in table
+    assert "┏" not in table
+    assert "Run failed: Trivy \\[bundled\\] not found" in markdown
+    assert "| Image |" not in markdown
+    assert json_report(run)["run"]["error"] == "Trivy [bundled] not found"
+
+
 def test_failed_image_without_reason_names_failure() -> None:
     failed = ImageScan(
         image="example/app:1", status=ScanStatus.FAILED, failure=FailureClass.TIMEOUT

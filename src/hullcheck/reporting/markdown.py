@@ -58,11 +58,13 @@ def _header(view: ReportView) -> str:
         f"Scanner: {escape(scanner_text(view.scanner))}.",
     ]
     if run.error:
-        paragraphs.append(f"Error: {escape(run.error)}")
+        paragraphs.append(f"Run failed: {escape(run.error)}")
     return "\n\n".join(paragraphs)
 
 
 def _summary(view: ReportView) -> str:
+    if not view.rows:
+        return "## Summary\n\n" + totals_text(view)
     lines = [
         "## Summary",
         "",
@@ -75,9 +77,6 @@ def _summary(view: ReportView) -> str:
             f"| `{row.scan.image}` | {escape(services)} | {escape(row.status_text)} "
             f"| {row_count_text(row, Severity.CRITICAL)} | {row_count_text(row, Severity.HIGH)} |"
         )
-    if not view.rows:
-        lines.append(f"| {NO_VALUE} | | no images | | |")
-
     lines += ["", escape(totals_text(view))]
     if view.hidden_unfixed:
         lines += ["", HIDDEN_UNFIXED_TEXT]

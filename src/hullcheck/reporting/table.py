@@ -47,7 +47,10 @@ def render_table(
 ) -> None:
     """Print the summary table of ``run`` on ``console``, then findings, notes and problems."""
     view = build_view(run, severities=severities, hide_unfixed_findings=hide_unfixed)
-    console.print(_summary_table(view))
+    if run.error:
+        console.print(Text(f"Run failed: {run.error}", style="bold red"))
+    if view.rows:
+        console.print(_summary_table(view))
     # Text objects keep brackets in image names and Trivy messages from being read as markup.
     console.print(Text(totals_text(view)))
     console.print(Text(scanner_text(view.scanner) + "."))
