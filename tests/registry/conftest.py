@@ -114,9 +114,11 @@ def make_checker(clock: FakeClock, sleep: RecordedSleep) -> Iterator[Callable[..
 def image_ref(
     host: str, repository: str, tag: str | None = None, digest: str | None = None
 ) -> ImageReference:
-    original = (
-        f"{host}/{repository}" + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
-    )
+    original = f"{host}/{repository}"
+    if tag:
+        original += f":{tag}"
+    if digest:
+        original += f"@{digest}"
     return ImageReference(
         original=original, registry=host, repository=repository, tag=tag, digest=digest
     )

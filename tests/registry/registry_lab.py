@@ -278,7 +278,9 @@ class _LabServer:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def host(self) -> str:
@@ -455,7 +457,7 @@ def _unauthorized() -> dict[str, Any]:
 
 
 class SilentServer:
-    """A socket that accepts connections into its backlog but never answers."""
+    """A socket that accepts connections into its backlog but never responds."""
 
     def __init__(self) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -47,7 +47,7 @@ def _realm_host(realm: str) -> str:
 
 
 def choose_challenge(challenges: list[Challenge]) -> Challenge | None:
-    """Prefer Bearer over Basic, as Docker does; ignore other schemes."""
+    """Pick Bearer over Basic, as Docker does, and ignore other schemes."""
     for scheme in ("bearer", "basic"):
         for challenge in challenges:
             if challenge.scheme == scheme:
@@ -90,7 +90,7 @@ class Authenticator:
     def authorization(
         self, challenge: Challenge, *, registry: str, repository: str, refresh: bool = False
     ) -> str:
-        """The ``Authorization`` value answering ``challenge``.
+        """Build the ``Authorization`` value for ``challenge``.
 
         ``registry`` is the name credentials are stored under for Basic auth (``docker.io``
         for Docker Hub). ``refresh`` skips the token cache, after a 401 to a cached token.
@@ -151,14 +151,14 @@ class Authenticator:
         credentials = self._credentials.lookup(credential_host)
         if credentials is not None:
             self._secrets.update(credentials.secrets)
-        what = f"token request to {realm_host} for {scope}"
+        request_label = f"token request to {realm_host} for {scope}"
         started = self._clock()
-        response = self._request_token(realm, service, scope, credentials, what)
+        response = self._request_token(realm, service, scope, credentials, request_label)
         with response:
-            self._raise_for_token_status(response, what, credential_host, credentials)
-            value, lifetime = self._parse_token(response, what)
+            self._raise_for_token_status(response, request_label, credential_host, credentials)
+            value, lifetime = self._parse_token(response, request_label)
         self._secrets.add(value)
-        logger.debug("%s: token valid for %g s", what, lifetime)
+        logger.debug("%s: token valid for %g s", request_label, lifetime)
         margin = min(_EXPIRY_MARGIN, lifetime / 2)
         return _Token(value, started + lifetime - margin)
 
@@ -168,7 +168,7 @@ class Authenticator:
         service: str,
         scope: str,
         credentials: Credentials | None,
-        what: str,
+        request_label: str,
     ) -> requests.Response:
         query = [("service", service)] if service else []
         query += [("scope", item) for item in scope.split()]
@@ -182,17 +182,23 @@ class Authenticator:
                 "service": service,
                 "scope": scope,
             }
-            return self._transport.send("POST", realm, what=what, headers={}, data=form)
+            return self._transport.send(
+                "POST", realm, request_label=request_label, headers={}, data=form
+            )
         if credentials is not None and credentials.username and credentials.password:
             url = token_url(realm, [("account", credentials.username), *query])
             auth = (credentials.username, credentials.password)
-            return self._transport.send("GET", url, what=what, headers={}, auth=auth)
-        return self._transport.send("GET", token_url(realm, query), what=what, headers={})
+            return self._transport.send(
+                "GET", url, request_label=request_label, headers={}, auth=auth
+            )
+        return self._transport.send(
+            "GET", token_url(realm, query), request_label=request_label, headers={}
+        )
 
     def _raise_for_token_status(
         self,
         response: requests.Response,
-        what: str,
+        request_label: str,
         credential_host: str,
         credentials: Credentials | None,
     ) -> None:
@@ -202,7 +208,7 @@ class Authenticator:
         detail = error_detail(response, self._secrets)
         suffix = f": {detail}" if detail else ""
         if status in (401, 403):
-            who = (
+            identity = (
                 f"the credentials of {credentials.username}" if credentials else "anonymous access"
             )
             hint = (
@@ -210,23 +216,25 @@ class Authenticator:
                 if credentials
                 else f"run `docker login {credential_host}` if the image is private"
             )
-            raise RegistryAuthError(f"{what}: HTTP {status}, {who} refused{suffix}", hint=hint)
+            raise RegistryAuthError(
+                f"{request_label}: HTTP {status}, {identity} rejected{suffix}", hint=hint
+            )
         if status == 429:
-            raise RegistryRateLimitError(f"{what}: HTTP 429 Too Many Requests{suffix}")
+            raise RegistryRateLimitError(f"{request_label}: HTTP 429 Too Many Requests{suffix}")
         if status >= 500:
-            raise RegistryServerError(f"{what}: HTTP {status}{suffix}")
-        raise RegistryProtocolError(f"{what}: unexpected HTTP {status}{suffix}")
+            raise RegistryServerError(f"{request_label}: HTTP {status}{suffix}")
+        raise RegistryProtocolError(f"{request_label}: unexpected HTTP {status}{suffix}")
 
     @staticmethod
-    def _parse_token(response: requests.Response, what: str) -> tuple[str, float]:
+    def _parse_token(response: requests.Response, request_label: str) -> tuple[str, float]:
         """Read ``token`` (or ``access_token``) and its lifetime in seconds (``expires_in``)."""
         try:
             data = response.json()
         except ValueError as error:
-            raise RegistryProtocolError(f"{what}: the response is not JSON") from error
+            raise RegistryProtocolError(f"{request_label}: the response is not JSON") from error
         value = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(value, str) or not value:
-            raise RegistryProtocolError(f"{what}: the response has no token")
+            raise RegistryProtocolError(f"{request_label}: the response has no token")
         lifetime = data.get("expires_in")
         if not isinstance(lifetime, int | float) or lifetime <= 0:
             lifetime = DEFAULT_TOKEN_LIFETIME

@@ -16,7 +16,7 @@ _ESCAPE = re.compile(r"\\(.)")
 
 @dataclass(frozen=True)
 class Challenge:
-    """One challenge of a ``WWW-Authenticate`` header; ``scheme`` is lower case."""
+    """One challenge of a ``WWW-Authenticate`` header, with a lower-case ``scheme``."""
 
     scheme: str
     params: Mapping[str, str]
@@ -38,7 +38,7 @@ def parse_www_authenticate(header: str) -> list[Challenge]:
     """Split a header into challenges (RFC 9110 section 11.6.1).
 
     Quoted values may contain commas, as in ``scope="repository:a/b:pull,push"``.
-    Parameter names are lower-cased; values keep their case.
+    Parameter names are lower-cased, and values keep their case.
     """
     challenges: list[Challenge] = []
     position = _SEPARATORS.match(header, 0)
@@ -65,7 +65,7 @@ def parse_www_authenticate(header: str) -> list[Challenge]:
 
 
 def default_scope(repository: str) -> str:
-    """The pull scope Docker requests when a challenge names none."""
+    """Return the pull scope Docker requests when a challenge names none."""
     return f"repository:{repository}:pull"
 
 

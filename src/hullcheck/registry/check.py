@@ -39,7 +39,7 @@ def split_repo_digest(repo_digest: str) -> tuple[str, str] | None:
 
 
 def matching_digests(ref: ImageReference, repo_digests: Sequence[str]) -> tuple[str, ...]:
-    """The digests among ``repo_digests`` that belong to ``ref``'s repository."""
+    """Return the digests among ``repo_digests`` that belong to ``ref``'s repository."""
     wanted = f"{ref.registry.lower()}/{ref.repository}"
     found: list[str] = []
     for text in repo_digests:

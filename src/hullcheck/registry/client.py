@@ -37,21 +37,23 @@ _DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 HUB_RATE_LIMIT_REASON = "not checked: Docker Hub rate limit"
 
 
-def classify_not_found(what: str, detail: str) -> ManifestNotFoundError | ManifestMediaTypeError:
-    """Tell a missing tag from a registry that refused every media type in Accept.
+def classify_not_found(
+    request_label: str, detail: str
+) -> ManifestNotFoundError | ManifestMediaTypeError:
+    """Tell a missing tag from a registry that rejected every media type in Accept.
 
     ``detail`` is the error body's text; it is empty for HEAD responses.
     """
     if "accept header does not support" in detail.lower():
         return ManifestMediaTypeError(
-            f"{what}: the registry refused every requested manifest media type ({detail})",
+            f"{request_label}: the registry rejected every requested manifest media type ({detail})",
             hint="this is a hullcheck bug, not a missing tag; please report it",
         )
     # NOTE: a HEAD response has no body, so a registry's "accept header does not support
     # OCI manifests" 404 looks like a missing tag here. Every manifest type is in Accept,
     # so a conforming registry does not send it.
     return ManifestNotFoundError(
-        f"{what}: HTTP 404, no manifest for this tag in any accepted media type",
+        f"{request_label}: HTTP 404, no manifest for this tag in any accepted media type",
         hint="check the tag with `docker manifest inspect`; a tag can also be private",
     )
 
@@ -59,7 +61,7 @@ def classify_not_found(what: str, detail: str) -> ManifestNotFoundError | Manife
 class RegistryClient:
     """Registry access for one run: caches tokens and stops Docker Hub requests after a 429.
 
-    Not thread-safe; use one client per thread.
+    It is not thread-safe, so use one client per thread.
     """
 
     def __init__(
@@ -95,7 +97,7 @@ class RegistryClient:
 
     @property
     def hub_rate_limited(self) -> bool:
-        """True once Docker Hub answered 429: no further Hub request is sent in this run."""
+        """True once Docker Hub returned 429: no further Hub request is sent in this run."""
         return self._hub_rate_limited
 
     def is_hub(self, ref: ImageReference) -> bool:
@@ -114,7 +116,7 @@ class RegistryClient:
             )
         reference = ref.effective_tag or ref.digest or "latest"
         url = f"{self.settings.base_url(host)}/v2/{ref.repository}/manifests/{reference}"
-        what = f"HEAD {host}/{ref.repository}:{reference}"
+        request_label = f"HEAD {host}/{ref.repository}:{reference}"
 
         authorization: str | None = None
         known = self._auth.known_challenge(host)
@@ -122,14 +124,14 @@ class RegistryClient:
             authorization = self._auth.authorization(
                 known, registry=ref.registry, repository=ref.repository
             )
-        response = self._head(url, what, authorization)
+        response = self._head(url, request_label, authorization)
         if response.status_code == 401:
             challenge = choose_challenge(
                 parse_www_authenticate(response.headers.get("WWW-Authenticate", ""))
             )
             if challenge is None:
                 raise RegistryAuthError(
-                    f"{what}: HTTP 401 without a Bearer or Basic challenge",
+                    f"{request_label}: HTTP 401 without a Bearer or Basic challenge",
                     hint="check the registry's authentication settings",
                 )
             self._auth.remember(host, challenge)
@@ -140,23 +142,23 @@ class RegistryClient:
                 repository=ref.repository,
                 refresh=authorization is not None,
             )
-            response = self._head(url, what, authorization)
+            response = self._head(url, request_label, authorization)
 
         rate_limit = self._log_rate_limit(host, response)
-        self._raise_for_status(response, what, ref, hub=hub)
-        return self._manifest(response, what, ref, rate_limit)
+        self._raise_for_status(response, request_label, ref, hub=hub)
+        return self._manifest(response, request_label, ref, rate_limit)
 
-    def _head(self, url: str, what: str, authorization: str | None) -> requests.Response:
+    def _head(self, url: str, request_label: str, authorization: str | None) -> requests.Response:
         headers = {"Accept": MANIFEST_ACCEPT}
         if authorization is not None:
             headers["Authorization"] = authorization
-        response = self._transport.send("HEAD", url, what=what, headers=headers)
+        response = self._transport.send("HEAD", url, request_label=request_label, headers=headers)
         # Reading the (empty) body hands the connection back to the pool.
         _ = response.content
         return response
 
     def _raise_for_status(
-        self, response: requests.Response, what: str, ref: ImageReference, *, hub: bool
+        self, response: requests.Response, request_label: str, ref: ImageReference, *, hub: bool
     ) -> None:
         status = response.status_code
         if status == 200:
@@ -165,36 +167,38 @@ class RegistryClient:
         suffix = f": {detail}" if detail else ""
         if status == 401:
             raise RegistryAuthError(
-                f"{what}: HTTP 401 even with fresh credentials{suffix}",
+                f"{request_label}: HTTP 401 even with fresh credentials{suffix}",
                 hint=f"check that the credentials stored for {ref.registry} may pull "
                 f"{ref.repository}",
             )
         if status == 403:
             raise RegistryAuthError(
-                f"{what}: HTTP 403, access denied{suffix}",
+                f"{request_label}: HTTP 403, access denied{suffix}",
                 hint=f"check that the credentials stored for {ref.registry} may pull "
                 f"{ref.repository}",
             )
         if status == 404:
-            raise classify_not_found(what, detail)
+            raise classify_not_found(request_label, detail)
         if status == 429:
             retry_after = response.headers.get("Retry-After")
             waited = f" (Retry-After: {retry_after})" if retry_after else ""
             if hub:
                 self._hub_rate_limited = True
                 logger.warning(
-                    "Docker Hub answered 429%s; no further Docker Hub request in this run",
+                    "Docker Hub returned 429%s; no further Docker Hub request in this run",
                     waited,
                 )
-            raise RegistryRateLimitError(f"{what}: HTTP 429 Too Many Requests{waited}{suffix}")
+            raise RegistryRateLimitError(
+                f"{request_label}: HTTP 429 Too Many Requests{waited}{suffix}"
+            )
         if status >= 500:
-            raise RegistryServerError(f"{what}: HTTP {status}{suffix}")
-        raise RegistryProtocolError(f"{what}: unexpected HTTP {status}{suffix}")
+            raise RegistryServerError(f"{request_label}: HTTP {status}{suffix}")
+        raise RegistryProtocolError(f"{request_label}: unexpected HTTP {status}{suffix}")
 
     def _manifest(
         self,
         response: requests.Response,
-        what: str,
+        request_label: str,
         ref: ImageReference,
         rate_limit: RateLimit | None,
     ) -> RemoteManifest:
@@ -203,13 +207,13 @@ class RegistryClient:
             digest = ref.digest
         if digest is None or not _DIGEST.match(digest.strip()):
             raise RegistryProtocolError(
-                f"{what}: the response has no valid Docker-Content-Digest header ({digest!r})",
+                f"{request_label}: the response has no valid Docker-Content-Digest header ({digest!r})",
                 hint="this registry cannot be checked without a GET, which hullcheck never sends",
             )
         media_type = response.headers.get("Content-Type")
         if media_type is not None:
             media_type = media_type.split(";", 1)[0].strip()
-        logger.debug("%s: %s (%s)", what, digest, media_type)
+        logger.debug("%s: %s (%s)", request_label, digest, media_type)
         return RemoteManifest(digest=digest.strip(), media_type=media_type, rate_limit=rate_limit)
 
     def _log_rate_limit(self, host: str, response: requests.Response) -> RateLimit | None:

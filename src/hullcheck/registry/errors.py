@@ -7,9 +7,14 @@ from hullcheck.registry.models import CheckFailure
 
 
 class RegistryError(HullcheckError):
-    """A registry or token request failed; ``failure`` tells the kind."""
+    """A registry or token request failed; ``failure`` names the kind."""
 
     failure: CheckFailure = CheckFailure.PROTOCOL
+    default_hint: str | None = None
+    """Hint used when the raiser gives none."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or self.default_hint)
 
 
 class RegistryAuthError(RegistryError):
@@ -23,10 +28,11 @@ class RegistryRateLimitError(RegistryError):
     """HTTP 429 that one wait for Retry-After did not resolve."""
 
     failure = CheckFailure.RATE_LIMIT
+    default_hint = "run again later, or log in: logged-in clients usually get a higher limit"
 
 
 class HubRateLimitedError(RegistryRateLimitError):
-    """No request was sent because Docker Hub answered 429 earlier in this run."""
+    """No request was sent because Docker Hub returned 429 earlier in this run."""
 
 
 class RegistryUnavailableError(RegistryError):
@@ -36,9 +42,10 @@ class RegistryUnavailableError(RegistryError):
 
 
 class RegistryServerError(RegistryError):
-    """The registry or token endpoint answered with a 5xx status."""
+    """The registry or token endpoint responded with a 5xx status."""
 
     failure = CheckFailure.SERVER_ERROR
+    default_hint = "the registry failed on its side, so run again later"
 
 
 class ManifestNotFoundError(RegistryError):
@@ -48,7 +55,7 @@ class ManifestNotFoundError(RegistryError):
 
 
 class ManifestMediaTypeError(RegistryError):
-    """The registry refused every media type in Accept: a client bug, not a missing tag."""
+    """The registry rejected every media type in Accept: a client bug, not a missing tag."""
 
     failure = CheckFailure.CLIENT_BUG
 

@@ -1,4 +1,4 @@
-"""What a registry check returns: the remote manifest and the verdict for one image."""
+"""Registry check results: the remote manifest and the verdict for one image."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ MANIFEST_MEDIA_TYPES = (DOCKER_MANIFEST_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MA
 MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
 """Accept header for manifest requests.
 
-A registry answers 404 when the stored manifest's type is missing from Accept, so all four
+A registry returns 404 when the stored manifest's type is missing from Accept, so all four
 types are always sent; the index types come first so a multi-arch tag resolves to the index
 digest, which is what Docker stores in RepoDigests.
 """
@@ -33,7 +33,7 @@ class RateLimit(BaseModel):
 
 
 class RemoteManifest(BaseModel):
-    """What a manifest HEAD returned: the digest a pull of the tag would fetch."""
+    """The result of a manifest HEAD: the digest a pull of the tag would fetch."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -52,7 +52,7 @@ class UpdateState(StrEnum):
 
 
 class CheckFailure(StrEnum):
-    """Why a check failed; the value is the label shown as ``check failed (<label>)``."""
+    """Kind of check failure. The value is the label shown as ``check failed (<label>)``."""
 
     AUTH = "auth"
     RATE_LIMIT = "rate limit"
@@ -67,7 +67,7 @@ class UpdateCheck(BaseModel):
     """The verdict for one image reference.
 
     A pinned reference keeps the state ``pinned`` even when looking up its tag failed;
-    ``failure`` is then set and ``reason`` says what failed.
+    ``failure`` is then set and ``reason`` states what failed.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -83,5 +83,5 @@ class UpdateCheck(BaseModel):
     media_type: str | None = None
     failure: CheckFailure | None = None
     skipped: bool = False
-    """True when no request was sent, e.g. after Docker Hub answered 429 earlier in the run."""
+    """True when no request was sent, e.g. after Docker Hub returned 429 earlier in the run."""
     rate_limit: RateLimit | None = None

@@ -16,7 +16,7 @@ DOCKER_HUB_REALM_HOST = "auth.docker.io"
 
 @dataclass(frozen=True)
 class RegistrySettings:
-    """How the client talks to registries. The defaults need no configuration."""
+    """Registry client settings. The defaults need no configuration."""
 
     insecure_registries: frozenset[str] = frozenset()
     """Hosts (``host`` or ``host:port``) reached over plain HTTP, besides loopback hosts."""

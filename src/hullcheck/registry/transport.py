@@ -22,7 +22,7 @@ _DETAIL_LIMIT = 200
 
 
 def _describe(error: requests.RequestException, timeout: float) -> str:
-    """The OS-level cause of a connection error, without the URL and the retry chatter."""
+    """Describe the OS-level cause of a connection error, without the URL."""
     if isinstance(error, requests.Timeout):
         return f"timed out after {timeout:g} s"
     if isinstance(error, requests.exceptions.SSLError):
@@ -32,7 +32,7 @@ def _describe(error: requests.RequestException, timeout: float) -> str:
 
 
 def error_detail(response: requests.Response, secrets: Iterable[str] = ()) -> str:
-    """A short, redacted reason from an error body in the distribution or OAuth2 format.
+    """Extract a short, redacted reason from an error body in the distribution or OAuth2 format.
 
     Returns an empty string for HEAD responses, which have no body.
     """
@@ -68,33 +68,37 @@ class Transport:
         method: str,
         url: str,
         *,
-        what: str,
+        request_label: str,
         headers: Mapping[str, str],
         data: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
     ) -> requests.Response:
         """Send one request; after a 429 wait for Retry-After once and send it again.
 
-        ``what`` names the request in logs and errors (never the URL's credentials).
+        ``request_label`` names the request in logs and errors, so it must contain no secret.
         A 429 without Retry-After, or asking for more than ``retry_after_max_seconds``,
         is returned at once for the caller to report.
         """
-        response = self._send_once(method, url, what=what, headers=headers, data=data, auth=auth)
+        response = self._send_once(
+            method, url, request_label=request_label, headers=headers, data=data, auth=auth
+        )
         if response.status_code != 429:
             return response
         delay = parse_retry_after(response.headers.get("Retry-After"))
         if delay is None or delay > self.settings.retry_after_max_seconds:
             return response
-        logger.info("%s: HTTP 429, retrying once in %.1f s", what, delay)
+        logger.info("%s: HTTP 429, retrying once in %.1f s", request_label, delay)
         self.sleep(delay)
-        return self._send_once(method, url, what=what, headers=headers, data=data, auth=auth)
+        return self._send_once(
+            method, url, request_label=request_label, headers=headers, data=data, auth=auth
+        )
 
     def _send_once(
         self,
         method: str,
         url: str,
         *,
-        what: str,
+        request_label: str,
         headers: Mapping[str, str],
         data: Mapping[str, str] | None,
         auth: tuple[str, str] | None,
@@ -113,8 +117,8 @@ class Transport:
             )
         except requests.RequestException as error:
             raise RegistryUnavailableError(
-                f"{what}: request failed ({_describe(error, self.settings.timeout_seconds)})",
+                f"{request_label}: request failed ({_describe(error, self.settings.timeout_seconds)})",
                 hint="check that the registry is reachable from this host",
             ) from error
-        logger.debug("%s: %s -> HTTP %d", what, method, response.status_code)
+        logger.debug("%s: %s -> HTTP %d", request_label, method, response.status_code)
         return response
