@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from hullcheck.cli.common import fail, progress_reporter
+from hullcheck.cli.common import fail, progress_reporter, say
 from hullcheck.cli.console import stderr_console
-from hullcheck.cli.scan import exit_code_for
+from hullcheck.cli.scan import exit_code_for, write_run_reports
 from hullcheck.errors import ConfigurationError, HullcheckError
+from hullcheck.paths import data_dir
 from hullcheck.reporting import DEFAULT_SEVERITIES, render_table
 
 LAB_PROGRAMS = ("dockerd", "docker-registry", "docker-compose", "busybox")
@@ -58,11 +59,16 @@ def demo_command(
     directory = workdir or Path(tempfile.mkdtemp(prefix="hullcheck-demo-"))
     directory.mkdir(parents=True, exist_ok=True)
     lab = Lab(directory / "lab")
+    # Demo runs get their own history, so they never mix with the history of real stacks.
+    demo_data = data_dir() / "demo"
     try:
         stderr_console.print("Starting the demo lab (private dockerd and registry on 127.0.0.1)...")
         lab.start()
         with progress_reporter(stderr_console.is_terminal) as on_progress:
-            result = run_demo(lab, directory, progress=on_progress)
+            result = run_demo(
+                lab, directory, history_db=demo_data / "history.db", progress=on_progress
+            )
+        reports = write_run_reports(result.run, DEFAULT_SEVERITIES, demo_data / "reports")
     except HullcheckError as error:
         lab.stop()
         fail(error)
@@ -71,9 +77,10 @@ def demo_command(
         raise
 
     render_table(result.run, Console(), severities=DEFAULT_SEVERITIES)
-    stderr_console.print(f"Compose file: {result.compose_file}", highlight=False)
-    stderr_console.print(f"History: {result.history_db}", highlight=False)
+    say(f"Reports: {', '.join(str(path) for path in reports)}")
+    say(f"History: hullcheck history --db {result.history_db}")
     if keep:
+        say(f"Compose file: {result.compose_file}")
         stderr_console.print(
             f"The lab is still running: DOCKER_HOST={lab.docker_host}, registry {lab.registry}. "
             f"Stop it with: kill {' '.join(str(pid) for pid in lab.process_ids())}",

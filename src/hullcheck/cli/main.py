@@ -69,9 +69,15 @@ def _register_commands() -> None:
         module.register(app)
 
 
+def get_app() -> typer.Typer:
+    """Return the app with every command registered (once), for the script and for tests."""
+    if not app.registered_commands:
+        _register_commands()
+    return app
+
+
 def main() -> None:
-    _register_commands()
-    app(prog_name="hullcheck")
+    get_app()(prog_name="hullcheck")
 
 
 if __name__ == "__main__":

@@ -51,9 +51,12 @@ def exit_code_for(run: RunRecord, fail_on: Severity | None) -> ExitCode:
     return ExitCode.SUCCESS
 
 
-def write_run_reports(run: RunRecord, severities: tuple[Severity, ...]) -> list[Path]:
-    """Store the JSON and Markdown reports of a run under the data directory."""
-    directory = reports_dir()
+def write_run_reports(
+    run: RunRecord, severities: tuple[Severity, ...], directory: Path | None = None
+) -> list[Path]:
+    """Store the JSON and Markdown reports of a run (default: under the data directory)."""
+    directory = directory or reports_dir()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     stem = (
         f"run-{run.run_id:06d}" if run.run_id is not None else f"run-{run.started_at:%Y%m%dT%H%M%S}"
     )
@@ -230,7 +233,7 @@ def emit_report(
         else render_markdown(run, severities=severities)
     )
     if output is None:
-        typer.echo(text)
+        typer.echo(text, nl=False)
     else:
         write_atomic(output, text)
 

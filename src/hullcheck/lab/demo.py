@@ -29,7 +29,9 @@ class DemoResult:
     history_db: Path
 
 
-def run_demo(lab: Lab, workdir: Path, *, progress: ProgressCallback | None = None) -> DemoResult:
+def run_demo(
+    lab: Lab, workdir: Path, *, history_db: Path, progress: ProgressCallback | None = None
+) -> DemoResult:
     """Publish the demo images, start the stack, and scan it offline with the fixture DB."""
     cache = workdir / "trivy-cache"
     build_trivy_db(cache)
@@ -46,7 +48,6 @@ def run_demo(lab: Lab, workdir: Path, *, progress: ProgressCallback | None = Non
     scanner = TrivyScanner(
         TrivyOptions(cache_dir=cache, db_update=DbUpdate.SKIP, docker_host=lab.docker_host)
     )
-    history_db = workdir / "history.db"
     with HistoryStore.open(history_db) as store:
         run = run_scan(
             discovery,
