@@ -9,12 +9,26 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 from registry_lab import AuthProxy, Canned, RegistryServer, TokenServer, push_image
 
 from conftest import FakeClock, RecordedSleep, image_ref
-from hullcheck.registry import CheckFailure, UpdateChecker, UpdateState
+from hullcheck.discovery.references import parse_reference
+from hullcheck.registry import (
+    CheckFailure,
+    Credentials,
+    CredentialStore,
+    RegistryAuthError,
+    RegistryClient,
+    RegistryProtocolError,
+    RegistrySettings,
+    UpdateChecker,
+    UpdateState,
+)
+from hullcheck.registry.challenge import parse_www_authenticate
 
 
 def _write_config(directory: Path, config: dict[str, object]) -> None:
@@ -168,7 +182,7 @@ def test_token_refreshed_after_new_401(
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_token_endpoint_refuses(
+def test_token_endpoint_rejects(
     status: int,
     bearer_proxy: AuthProxy,
     token_server: TokenServer,
@@ -453,3 +467,71 @@ def test_basic_challenge_without_credentials(
     assert result.state is UpdateState.CHECK_FAILED
     assert result.failure is CheckFailure.AUTH
     assert f"docker login {basic_proxy.host}" in result.reason
+
+
+def test_hub_realm_uses_hub_credentials(docker_config: Path) -> None:
+    _write_config(
+        docker_config, {"auths": {"https://index.docker.io/v1/": _auth_entry("erin", "pw-e")}}
+    )
+    settings = RegistrySettings()
+    store = CredentialStore()
+
+    hub = store.lookup(settings.credential_host("auth.docker.io"))
+    other = store.lookup(settings.credential_host("ghcr.io"))
+
+    assert hub == Credentials(username="erin", password="pw-e")
+    assert other is None
+    assert "pw-e" not in repr(hub)
+
+
+def test_invalid_config_fails_auth(docker_config: Path) -> None:
+    _write_config(docker_config, {"auths": {"registry.example.net": "not-a-dict"}})
+
+    with pytest.raises(RegistryAuthError, match="reading the Docker config file failed"):
+        CredentialStore().lookup("registry.example.net")
+
+
+def test_echoed_password_redacted(
+    bearer_proxy: AuthProxy,
+    token_server: TokenServer,
+    registry: RegistryServer,
+    make_checker: Callable[..., UpdateChecker],
+    docker_config: Path,
+) -> None:
+    push_image(registry, "team/app", "1", content="a")
+    _write_config(docker_config, {"auths": {token_server.host: _auth_entry("bob", "s3cret-pw")}})
+    body = json.dumps({"details": "password s3cret-pw is wrong for bob"}).encode()
+    token_server.canned.append(Canned(401, {"Content-Type": "application/json"}, body))
+
+    result = make_checker().check_update(
+        image_ref(bearer_proxy.host, "team/app", "1"), [], local_build=False
+    )
+
+    assert result.failure is CheckFailure.AUTH
+    assert "password *** is wrong for bob" in result.reason
+    assert "s3cret-pw" not in result.reason
+
+
+class _NoNetworkSession(requests.Session):
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        raise AssertionError(f"unexpected request: {args}")
+
+
+def test_plain_http_realm_rejected() -> None:
+    header = 'Bearer realm="http://registry.example.net/token",service="registry.example.net"'
+    [challenge] = parse_www_authenticate(header)
+    client = RegistryClient(session=_NoNetworkSession())
+    authenticator = client._auth
+
+    with pytest.raises(RegistryProtocolError, match="uses plain HTTP"):
+        authenticator.authorization(
+            challenge, registry="registry.example.net", repository="vendor/db"
+        )
+
+
+def test_docker_hub_is_hub_host() -> None:
+    client = RegistryClient(session=_NoNetworkSession())
+
+    assert client.is_hub(parse_reference("nginx"))
+    assert client.is_hub(parse_reference("docker.io/searxng/searxng"))
+    assert not client.is_hub(parse_reference("ghcr.io/example/app:2"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import image_ref
 
+from hullcheck.discovery.references import parse_reference
 from hullcheck.registry.challenge import parse_www_authenticate, token_url
 from hullcheck.registry.check import matching_digests, split_repo_digest
 from hullcheck.registry.client import classify_not_found
@@ -14,6 +14,10 @@ from hullcheck.registry.errors import ManifestMediaTypeError, ManifestNotFoundEr
 from hullcheck.registry.models import MANIFEST_ACCEPT, CheckFailure
 from hullcheck.registry.ratelimit import parse_rate_limit, parse_retry_after
 from hullcheck.registry.settings import RegistrySettings, is_loopback
+
+DIGEST_A = "sha256:" + "a" * 64
+DIGEST_B = "sha256:" + "b" * 64
+DIGEST_C = "sha256:" + "c" * 64
 
 
 def test_accept_header_lists_four_types() -> None:
@@ -136,36 +140,44 @@ def test_base_url_scheme() -> None:
 @pytest.mark.parametrize(
     ("text", "name"),
     [
-        ("nginx@sha256:AB", "docker.io/library/nginx"),
-        ("library/nginx@sha256:ab", "docker.io/library/nginx"),
-        ("docker.io/library/nginx@sha256:ab", "docker.io/library/nginx"),
-        ("index.docker.io/nginx@sha256:ab", "docker.io/library/nginx"),
-        ("searxng/searxng@sha256:ab", "docker.io/searxng/searxng"),
-        ("localhost:5000/team/app@sha256:ab", "localhost:5000/team/app"),
-        ("localhost/app@sha256:ab", "localhost/app"),
-        ("ghcr.io/example/app@sha256:ab", "ghcr.io/example/app"),
+        ("nginx", "docker.io/library/nginx"),
+        ("library/nginx", "docker.io/library/nginx"),
+        ("docker.io/library/nginx", "docker.io/library/nginx"),
+        ("index.docker.io/nginx", "docker.io/library/nginx"),
+        ("searxng/searxng", "docker.io/searxng/searxng"),
+        ("localhost:5000/team/app", "localhost:5000/team/app"),
+        ("localhost/app", "localhost/app"),
+        ("ghcr.io/example/app", "ghcr.io/example/app"),
     ],
 )
 def test_repo_digest_names(text: str, name: str) -> None:
-    assert split_repo_digest(text) == (name, "sha256:ab")
+    assert split_repo_digest(f"{text}@{DIGEST_A}") == (name, DIGEST_A)
 
 
-def test_repo_digest_without_digest() -> None:
-    assert split_repo_digest("nginx:latest") is None
+@pytest.mark.parametrize("text", ["nginx:latest", "nginx@sha256:1111", "", "Nginx@" + DIGEST_A])
+def test_repo_digest_invalid(text: str) -> None:
+    assert split_repo_digest(text) is None
 
 
 def test_matching_digests_hub_spellings() -> None:
-    ref = image_ref("docker.io", "library/nginx", "latest")
     digests = matching_digests(
-        ref,
+        parse_reference("nginx"),
         [
-            "nginx@sha256:1111",
-            "docker.io/library/nginx@sha256:2222",
-            "ghcr.io/library/nginx@sha256:3333",
-            "nginx@sha256:1111",
+            f"nginx@{DIGEST_A}",
+            f"docker.io/library/nginx@{DIGEST_B}",
+            f"ghcr.io/library/nginx@{DIGEST_C}",
+            f"index.docker.io/library/nginx@{DIGEST_A}",
         ],
     )
-    assert digests == ("sha256:1111", "sha256:2222")
+    assert digests == (DIGEST_A, DIGEST_B)
+
+
+def test_matching_digests_registry_port() -> None:
+    digests = matching_digests(
+        parse_reference("localhost:5000/team/app:1.2"),
+        [f"localhost:5000/team/app@{DIGEST_A}", f"team/app@{DIGEST_B}"],
+    )
+    assert digests == (DIGEST_A,)
 
 
 def test_not_found_accept_error_is_client_bug() -> None:

@@ -5,46 +5,42 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from hullcheck.discovery.models import DOCKER_HUB, ImageReference
+from hullcheck.discovery.models import ImageReference, InvalidReferenceError
+from hullcheck.discovery.references import parse_reference
 from hullcheck.registry.client import RegistryClient
 from hullcheck.registry.errors import HubRateLimitedError, RegistryError
 from hullcheck.registry.models import RemoteManifest, UpdateCheck, UpdateState
 
 logger = logging.getLogger(__name__)
 
-_HUB_ALIASES = frozenset({"index.docker.io", "registry-1.docker.io"})
 LOCAL_BUILD_REASON = "locally built: no registry check, no pull"
 DIGEST_ONLY_REASON = "no tag: digest-only reference cannot be tracked"
 
 
 def split_repo_digest(repo_digest: str) -> tuple[str, str] | None:
-    """``nginx@sha256:ab..`` -> (``docker.io/library/nginx``, ``sha256:ab..``).
+    """Split a RepoDigest into its normalised name and digest.
 
-    Normalises the name as Docker does, so the forms Docker writes in RepoDigests compare
-    equal to ``ImageReference.name``. Returns None for text without ``@``.
+    ``nginx@sha256:ab..`` gives (``docker.io/library/nginx``, ``sha256:ab..``), so the forms
+    Docker writes in RepoDigests compare equal to ``ImageReference.name``. Returns None
+    for text that is not ``name@digest``.
     """
-    name, at, digest = repo_digest.strip().partition("@")
-    if not at or not name or not digest:
+    try:
+        parsed = parse_reference(repo_digest.strip())
+    except InvalidReferenceError as error:
+        logger.debug("ignoring RepoDigest %r: %s", repo_digest, error)
         return None
-    first, slash, rest = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        registry, path = first.lower(), rest
-    else:
-        registry, path = DOCKER_HUB, name
-    if registry in _HUB_ALIASES:
-        registry = DOCKER_HUB
-    if registry == DOCKER_HUB and "/" not in path:
-        path = f"library/{path}"
-    return f"{registry}/{path}", digest.lower()
+    if parsed.digest is None:
+        return None
+    return f"{parsed.registry.lower()}/{parsed.repository}", parsed.digest
 
 
 def matching_digests(ref: ImageReference, repo_digests: Sequence[str]) -> tuple[str, ...]:
     """Return the digests among ``repo_digests`` that belong to ``ref``'s repository."""
-    wanted = f"{ref.registry.lower()}/{ref.repository}"
+    expected_name = f"{ref.registry.lower()}/{ref.repository}"
     found: list[str] = []
     for text in repo_digests:
         parsed = split_repo_digest(text)
-        if parsed is not None and parsed[0] == wanted and parsed[1] not in found:
+        if parsed is not None and parsed[0] == expected_name and parsed[1] not in found:
             found.append(parsed[1])
     return tuple(found)
 
@@ -68,7 +64,8 @@ class UpdateChecker:
         with ``failure`` set), never ``up_to_date``.
         """
         result = self._check(ref, local_repo_digests, local_build=local_build)
-        logger.info("%s: %s (%s)", result.image, result.state, result.reason)
+        level = logging.INFO if result.failure is None else logging.WARNING
+        logger.log(level, "%s: %s (%s)", result.image, result.state, result.reason)
         return result
 
     def _check(

@@ -61,6 +61,10 @@ def classify_not_found(
 class RegistryClient:
     """Registry access for one run: caches tokens and stops Docker Hub requests after a 429.
 
+    A 429 is retried once after its Retry-After wait when that is at most
+    ``retry_after_max_seconds``. On a Docker Hub host, a 429 that remains after that
+    (or comes without a usable Retry-After) stops every further Hub request in the run.
+
     It is not thread-safe, so use one client per thread.
     """
 

@@ -36,7 +36,7 @@ class Credentials:
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret in ``text`` with ``***``; used on anything that is logged."""
+    """Replace every secret in ``text`` with ``***`` before it is logged or raised."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
@@ -62,6 +62,8 @@ class CredentialStore:
     def __init__(self, config_dir: Path | None = None) -> None:
         self._config_file = str(config_dir / "config.json") if config_dir else None
         self._config: Any = None
+        # Memoised per host because a credential helper is a subprocess per lookup.
+        self._found: dict[str, Credentials | None] = {}
 
     def _load(self) -> Any:
         if self._config is None:
@@ -80,6 +82,8 @@ class CredentialStore:
         Raises RegistryAuthError when a configured credential helper fails, as
         ``docker pull`` does, instead of silently going anonymous.
         """
+        if host in self._found:
+            return self._found[host]
         config = self._load()
         try:
             entry = docker.auth.resolve_authconfig(config, host)
@@ -89,5 +93,6 @@ class CredentialStore:
                 hint=f"check the credHelpers/credsStore entry for {host} in config.json",
             ) from error
         credentials = _from_sdk_entry(entry) if entry else None
+        self._found[host] = credentials
         logger.debug("credentials for %s: %s", host, "found" if credentials is not None else "none")
         return credentials

@@ -7,7 +7,7 @@ from hullcheck.registry.models import CheckFailure
 
 
 class RegistryError(HullcheckError):
-    """A registry or token request failed; ``failure`` names the kind."""
+    """A registry or token request failed. ``failure`` names the kind."""
 
     failure: CheckFailure = CheckFailure.PROTOCOL
     default_hint: str | None = None

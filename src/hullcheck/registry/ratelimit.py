@@ -24,7 +24,7 @@ def _parse_quota(value: str | None) -> tuple[int | None, int | None]:
 
 
 def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
-    """Read Docker Hub's rate-limit headers; None when the response has neither."""
+    """Read Docker Hub's rate-limit headers, or return None when the response has neither."""
     limit, limit_window = _parse_quota(headers.get("ratelimit-limit"))
     remaining, remaining_window = _parse_quota(headers.get("ratelimit-remaining"))
     if limit is None and remaining is None:
@@ -35,9 +35,9 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value in seconds or as an HTTP date.
+    """Return the seconds to wait from a ``Retry-After`` value in seconds or an HTTP date.
 
-    Returns None for a missing or unreadable value; a date in the past gives 0.
+    Returns None for a missing or unreadable value, and 0 for a date in the past.
     """
     if value is None:
         return None

@@ -30,13 +30,13 @@ class RegistrySettings:
     Without an entry a realm only receives credentials stored for its own host.
     """
     retry_after_max_seconds: float = 60.0
-    """Longest Retry-After wait honoured after a 429; a longer request fails the check."""
+    """Longest Retry-After wait honoured after a 429. A longer request fails the check at once."""
     timeout_seconds: float = 30.0
     """Connect and read timeout of each HTTP request."""
     rate_limit_warning_at: int = 10
     """Warn when ``ratelimit-remaining`` drops to this value or below."""
     docker_config: Path | None = None
-    """Directory holding ``config.json``; None reads ``$DOCKER_CONFIG`` or ``~/.docker``."""
+    """Directory containing ``config.json``. None reads ``$DOCKER_CONFIG`` or ``~/.docker``."""
     user_agent: str = "hullcheck"
 
     def is_insecure(self, host: str) -> bool:

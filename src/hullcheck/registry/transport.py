@@ -73,7 +73,7 @@ class Transport:
         data: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
     ) -> requests.Response:
-        """Send one request; after a 429 wait for Retry-After once and send it again.
+        """Send one request, and after a 429 wait for Retry-After once and send it again.
 
         ``request_label`` names the request in logs and errors, so it must contain no secret.
         A 429 without Retry-After, or asking for more than ``retry_after_max_seconds``,
