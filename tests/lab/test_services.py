@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -137,6 +138,24 @@ def test_stop_ends_every_lab_process(tmp_path: Path) -> None:
     assert not exec_root.exists()
 
 
+def test_stop_after_engine_crash_cleans_up(tmp_path: Path) -> None:
+    lab = Lab(tmp_path / "lab").start()
+    try:
+        image = publish(lab, "debian-base", "crash/check", "1")
+        lab.client().containers.run(image.reference, detach=True)
+        pids = lab.process_ids()
+        # A killed dockerd leaves containerd, the shim and its data-root mount behind.
+        os.kill(lab.pids["dockerd"], signal.SIGKILL)
+    finally:
+        lab.stop(remove_root=True)
+
+    mountinfo = Path("/proc/self/mountinfo").read_text(encoding="utf-8").splitlines()
+    mount_points = [line.split(" ")[4] for line in mountinfo]
+    assert [pid for pid in pids if _is_running(pid)] == []
+    assert [point for point in mount_points if point.startswith(str(tmp_path))] == []
+    assert not (tmp_path / "lab").exists()
+
+
 def test_restart_on_same_root_keeps_data(tmp_path: Path) -> None:
     root = tmp_path / "lab"
     with Lab(root) as first:
@@ -152,6 +171,23 @@ def test_restart_on_same_root_keeps_data(tmp_path: Path) -> None:
         assert registry_data.id == image.digest
     finally:
         second.stop(remove_root=True)
+
+
+def test_deep_root_gets_short_exec_root(tmp_path: Path) -> None:
+    # Socket paths are limited to 107 bytes, so the runtime directory moves to /tmp.
+    root = tmp_path / ("deep-" * 16) / "lab"
+    lab = Lab(root).start()
+    try:
+        socket_path = lab.docker_host.removeprefix("unix://")
+        pong = lab.client().ping()
+    finally:
+        lab.stop()
+
+    assert pong
+    assert socket_path.startswith("/tmp/hcl-")
+    assert len(socket_path) < len(str(root))
+    assert not Path(socket_path).parent.exists()
+    assert (root / "engine" / "data").is_dir()
 
 
 def test_start_failure_quotes_dockerd_log(tmp_path: Path) -> None:

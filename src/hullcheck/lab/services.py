@@ -472,9 +472,9 @@ class Lab:
 
         root = self._root
         if self._exec_root is not None:
+            # Runtime state only: a restarted engine would not use it.
             _unmount_under(self._exec_root)
-            if self._exec_root_is_temporary or remove:
-                shutil.rmtree(self._exec_root, onerror=_retry_removal)
+            shutil.rmtree(self._exec_root, onerror=_retry_removal)
         _unmount_under(root)
         if remove:
             shutil.rmtree(root, onerror=_retry_removal)
