@@ -7,33 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_lab import AuthProxy, RegistryServer, TokenServer
+from registry_lab import AuthProxy, FakeClock, RecordedSleep, RegistryServer, TokenServer
 
-from hullcheck.discovery.models import ImageReference
 from hullcheck.registry import RegistryClient, RegistrySettings, UpdateChecker
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand, so token expiry needs no waiting."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class RecordedSleep:
-    """Records Retry-After waits instead of sleeping, keeping the tests fast."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 @pytest.fixture(autouse=True)
@@ -109,16 +85,3 @@ def make_checker(clock: FakeClock, sleep: RecordedSleep) -> Iterator[Callable[..
     yield build
     for client in clients:
         client.close()
-
-
-def image_ref(
-    host: str, repository: str, tag: str | None = None, digest: str | None = None
-) -> ImageReference:
-    original = f"{host}/{repository}"
-    if tag:
-        original += f":{tag}"
-    if digest:
-        original += f"@{digest}"
-    return ImageReference(
-        original=original, registry=host, repository=repository, tag=tag, digest=digest
-    )

@@ -28,6 +28,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
+from hullcheck.discovery.models import ImageReference
+
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -470,3 +472,39 @@ class SilentServer:
 
     def stop(self) -> None:
         self._socket.close()
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand, so token expiry needs no waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class RecordedSleep:
+    """Records Retry-After waits instead of sleeping, keeping the tests fast."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+def image_ref(
+    host: str, repository: str, tag: str | None = None, digest: str | None = None
+) -> ImageReference:
+    original = f"{host}/{repository}"
+    if tag:
+        original += f":{tag}"
+    if digest:
+        original += f"@{digest}"
+    return ImageReference(
+        original=original, registry=host, repository=repository, tag=tag, digest=digest
+    )

@@ -13,9 +13,17 @@ from typing import Any
 
 import pytest
 import requests
-from registry_lab import AuthProxy, Canned, RegistryServer, TokenServer, push_image
+from registry_lab import (
+    AuthProxy,
+    Canned,
+    FakeClock,
+    RecordedSleep,
+    RegistryServer,
+    TokenServer,
+    image_ref,
+    push_image,
+)
 
-from conftest import FakeClock, RecordedSleep, image_ref
 from hullcheck.discovery.references import parse_reference
 from hullcheck.registry import (
     CheckFailure,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import image_ref
 from registry_lab import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -13,6 +12,7 @@ from registry_lab import (
     OCI_MANIFEST,
     AuthProxy,
     RegistryServer,
+    image_ref,
     push_image,
 )
 

@@ -6,9 +6,17 @@ import logging
 from collections.abc import Callable
 
 import pytest
-from registry_lab import AuthProxy, Canned, RegistryServer, SilentServer, free_port, push_image
+from registry_lab import (
+    AuthProxy,
+    Canned,
+    RecordedSleep,
+    RegistryServer,
+    SilentServer,
+    free_port,
+    image_ref,
+    push_image,
+)
 
-from conftest import RecordedSleep, image_ref
 from hullcheck.registry import HUB_RATE_LIMIT_REASON, CheckFailure, UpdateChecker, UpdateState
 
 HUB_429 = Canned(
