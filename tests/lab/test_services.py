@@ -216,5 +216,8 @@ def test_second_lab_on_running_root_is_rejected(lab: Lab) -> None:
     with pytest.raises(LabError, match=f"dockerd PID {lab.pids['dockerd']}"):
         Lab(lab.root).start()
 
+    mountinfo = Path("/proc/self/mountinfo").read_text(encoding="utf-8")
     assert lab.client().ping()
     assert os.path.exists(lab.docker_host.removeprefix("unix://"))
+    # The rejected lab left the running engine's data-root mount alone.
+    assert f" {lab.root / 'engine' / 'data'} " in mountinfo

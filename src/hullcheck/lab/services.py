@@ -254,9 +254,12 @@ class Lab:
                 hint="run the tests as root, as the CI job does",
             )
 
-        self._root = self._prepare_root()
+        root = self._prepare_root()
+        # Checked before the lab owns the root, so that the cleanup after a failed start
+        # never unmounts anything of the engine that still runs there.
+        self._check_no_previous_engine(root)
+        self._root = root
         try:
-            self._check_no_previous_engine()
             self._exec_root = self._prepare_exec_root()
             self._start_registry(registry)
             self._start_dockerd(dockerd)
@@ -286,15 +289,16 @@ class Lab:
             config.write_text("{}\n", encoding="utf-8")
         return root
 
-    def _check_no_previous_engine(self) -> None:
-        """Raise when a dockerd from an earlier lab on this root still runs."""
+    @staticmethod
+    def _check_no_previous_engine(root: Path) -> None:
+        """Raise when a dockerd from an earlier lab on ``root`` still runs."""
         try:
-            pid = int(self._pid_file.read_text(encoding="ascii").strip())
+            pid = int((root / "engine" / "dockerd.pid").read_text(encoding="ascii").strip())
         except (OSError, ValueError):
             return
-        if str(self._data_root) in _command_line(pid):
+        if str(root / "engine" / "data") in _command_line(pid):
             raise LabError(
-                f"dockerd PID {pid} from an earlier lab still runs on {self.root}",
+                f"dockerd PID {pid} from an earlier lab still runs on {root}",
                 hint=f"stop that lab, or kill PID {pid}, before starting another on this root",
             )
 
