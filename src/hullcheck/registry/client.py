@@ -120,7 +120,8 @@ class RegistryClient:
             )
         reference = ref.effective_tag or ref.digest or "latest"
         url = f"{self.settings.base_url(host)}/v2/{ref.repository}/manifests/{reference}"
-        request_label = f"HEAD {host}/{ref.repository}:{reference}"
+        separator = ":" if ref.effective_tag else "@"
+        request_label = f"HEAD {host}/{ref.repository}{separator}{reference}"
 
         authorization: str | None = None
         known = self._auth.known_challenge(host)
