@@ -131,7 +131,7 @@ def test_invalid_format_rejected(text: str) -> None:
         substitute(text, VARIABLES)
 
     assert "Invalid interpolation format" in caught.value.message
-    assert repr(text) in caught.value.message
+    assert f'"{text}"' in caught.value.message
     assert caught.value.text == text
     assert caught.value.hint is not None
     assert "$$" in caught.value.hint

@@ -15,6 +15,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
+from hullcheck.discovery.compose_errors import MissingFileError
 from hullcheck.discovery.interpolation import InterpolationError, Interpolator
 from hullcheck.discovery.models import DiscoveryError
 
@@ -49,7 +50,7 @@ def read_env_file(
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as error:
-        raise DiscoveryError(
+        raise MissingFileError(
             f"env file not found: {path}",
             hint="create it or pass an existing file to --env-file",
         ) from error

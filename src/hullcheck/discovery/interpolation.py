@@ -203,7 +203,7 @@ def _invalid(text: str, reason: str) -> InvalidInterpolationError:
     # releases (compose-go, whose pattern only reports '${' errors) keep a lone '$'
     # unchanged instead, so a file that works with v2 can fail here.
     return InvalidInterpolationError(
-        f"Invalid interpolation format in {text!r}: {reason}",
+        f'Invalid interpolation format in "{text}": {reason}',
         text=text,
         hint="write '$$' for a literal '$'",
     )
