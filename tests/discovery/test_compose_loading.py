@@ -85,6 +85,20 @@ def test_override_used_only_for_directory(tmp_path: Path) -> None:
     assert by_service(from_file)["app"].defined_in == main
 
 
+def test_compose_file_variable_selects_files(tmp_path: Path) -> None:
+    write(tmp_path, "compose.yaml", SIMPLE)
+    write(tmp_path, "compose.override.yaml", "services:\n  app:\n    image: example/app:9\n")
+    base = write(tmp_path, "stack/base.yml", "services:\n  app:\n    image: example/app:2\n")
+    extra = write(tmp_path, "stack/extra.yml", "services:\n  extra:\n    image: x/extra:1\n")
+    write(tmp_path, ".env", "COMPOSE_FILE=stack/base.yml:stack/extra.yml\n")
+
+    project, services = load_project([tmp_path], environ={})
+
+    assert project.files == (base, extra)
+    assert images(services) == {"app": "example/app:2", "extra": "x/extra:1"}
+    assert project.env_file == tmp_path / ".env"
+
+
 # Merging several files.
 
 
@@ -303,24 +317,50 @@ def test_top_level_list_rejected(tmp_path: Path) -> None:
         load_project([path], environ={})
 
 
-def test_x_keys_ignored(tmp_path: Path) -> None:
+def test_x_sections_not_services(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "compose.yaml",
         """\
-        x-notes:
-          text: "${NOT_CHECKED:?never evaluated} and a lone $"
+        x-common: &common
+          image: example/common:1
+          labels:
+            cost: "$$5"
         services:
           app:
-            image: example/app:1
+            <<: *common
             x-extra: "$$kept"
         """,
     )
 
     project, services = load_project([path], environ={})
 
-    assert images(services) == {"app": "example/app:1"}
+    assert images(services) == {"app": "example/common:1"}
+    assert services[0].labels == {"cost": "$5"}
     assert project.problems == ()
+
+
+def test_x_section_errors_block_deploy(tmp_path: Path) -> None:
+    # compose-go interpolates the whole file, x- sections included.
+    path = write(
+        tmp_path,
+        "compose.yaml",
+        """\
+        x-notes:
+          text: "${NOTES:?notes required}"
+        services:
+          app:
+            image: example/app:1
+        """,
+    )
+
+    project, services = load_project([path], environ={})
+
+    assert images(services) == {"app": "example/app:1"}
+    assert services[0].problems == ()
+    assert [p.variable for p in project.problems] == ["NOTES"]
+    assert "x-notes.text" in project.problems[0].message
+    assert not project.deployable
 
 
 # Broken service definitions.
@@ -486,7 +526,7 @@ def test_extends_cycle_is_problem(tmp_path: Path) -> None:
     assert not project.deployable
 
 
-def test_extends_missing_service(tmp_path: Path) -> None:
+def test_extends_missing_file(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "compose.yaml",
@@ -504,6 +544,26 @@ def test_extends_missing_service(tmp_path: Path) -> None:
     kinds = [p.kind for p in services[0].problems]
     assert kinds == [ProblemKind.MISSING_FILE]
     assert "other.yaml" in services[0].problems[0].message
+    assert not project.deployable
+
+
+def test_extends_missing_service(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "compose.yaml",
+        """\
+        services:
+          app:
+            extends: nowhere
+            image: example/app:1
+        """,
+    )
+
+    project, services = load_project([path], environ={})
+
+    assert services[0].image_text == "example/app:1"
+    assert [p.kind for p in services[0].problems] == [ProblemKind.INVALID_COMPOSE]
+    assert "service nowhere not found" in services[0].problems[0].message
     assert not project.deployable
 
 

@@ -46,6 +46,9 @@ OVERRIDE_FILE_NAMES = (
     "docker-compose.override.yaml",
 )
 """Override files Compose v2 adds when no file is named; only the first one found is used."""
+COMPOSE_FILE_VARIABLE = "COMPOSE_FILE"
+"""Variable that names the files to load when Compose runs in a directory without ``-f``."""
+PATH_SEPARATOR_VARIABLE = "COMPOSE_PATH_SEPARATOR"
 
 
 def find_compose_files(directory: Path) -> list[Path]:
@@ -77,20 +80,19 @@ def load_project(
 ) -> tuple[ComposeProject, list[ServiceImage]]:
     """Load ``paths`` as one Compose project (merged in order) and list its services.
 
-    A single directory stands for the files ``find_compose_files`` returns for it.
+    A single directory stands for the files that COMPOSE_FILE names (from the shell or
+    the directory's ``.env``), or else for those ``find_compose_files`` returns.
     ``environ`` is the shell environment (``os.environ`` when None). Problems in one
     service are recorded on the service and the project. DiscoveryError is raised only
     when a named file or the env file cannot be read or parsed, and ConfigurationError
     for an invalid ``project_name``.
     """
-    files = _project_files(paths)
+    given = _given_paths(paths)
+    directory = given[0] if given[0].is_dir() else None
     shell = dict(os.environ) if environ is None else dict(environ)
-    working_dir = files[0].parent
     loader = ComposeLoader()
-    for path in files:
-        loader.documents(path)
 
-    env_path = project_env_file(env_file, working_dir)
+    env_path = project_env_file(env_file, directory or given[0].parent)
     env_values: dict[str, str] = {}
     if env_path is not None:
 
@@ -99,6 +101,11 @@ def load_project(
 
         env_values = read_env_file(env_path, shell, on_error=record)
     variables = {**env_values, **shell}
+
+    files = _directory_files(directory, variables) if directory else given
+    working_dir = files[0].parent
+    for path in files:
+        loader.documents(path)
 
     name = choose_project_name(project_name, variables, files, loader, working_dir)
     # Compose exposes the project name to interpolation under this variable.
@@ -183,25 +190,36 @@ def discover_compose(
     return result
 
 
-def _project_files(paths: Sequence[Path]) -> list[Path]:
+def _given_paths(paths: Sequence[Path]) -> list[Path]:
+    """Return ``paths`` as absolute paths: compose files, or one project directory."""
     if not paths:
         raise DiscoveryError("no compose file given", hint="pass a compose file or directory")
-    files = [absolute_path(Path.cwd(), path) for path in paths]
-    if len(files) == 1 and files[0].is_dir():
-        found = find_compose_files(files[0])
-        if not found:
-            raise MissingFileError(
-                f"no compose file in {files[0]}",
-                hint="add one of " + ", ".join(COMPOSE_FILE_NAMES) + " or name the file",
-            )
-        return found
-    for path in files:
-        if path.is_dir():
-            raise DiscoveryError(
-                f"{path} is a directory, but it is given together with other paths",
-                hint="give one directory, or the compose files of one project",
-            )
-    return files
+    given = [absolute_path(Path.cwd(), path) for path in paths]
+    if len(given) > 1:
+        for path in given:
+            if path.is_dir():
+                raise DiscoveryError(
+                    f"{path} is a directory, but it is given together with other paths",
+                    hint="give one directory, or the compose files of one project",
+                )
+    return given
+
+
+def _directory_files(directory: Path, variables: Mapping[str, str]) -> list[Path]:
+    """Return the files Compose loads when it runs in ``directory`` without ``-f``."""
+    compose_file = variables.get(COMPOSE_FILE_VARIABLE)
+    if compose_file:
+        separator = variables.get(PATH_SEPARATOR_VARIABLE) or os.pathsep
+        files = [absolute_path(directory, part) for part in compose_file.split(separator) if part]
+        logger.debug("%s selects %s", COMPOSE_FILE_VARIABLE, ", ".join(map(str, files)))
+        return files
+    found = find_compose_files(directory)
+    if not found:
+        raise MissingFileError(
+            f"no compose file in {directory}",
+            hint="add one of " + ", ".join(COMPOSE_FILE_NAMES) + " or name the file",
+        )
+    return found
 
 
 def _group_paths(paths: Sequence[Path]) -> list[list[Path]]:

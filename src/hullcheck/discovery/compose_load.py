@@ -106,9 +106,13 @@ class ComposeLoader:
     def _check_sections(
         self, document: dict[str, Any], path: Path, variables: Mapping[str, str]
     ) -> None:
-        """Interpolate the other top-level sections, because Compose fails on their errors."""
-        for section in _SECTIONS_WITHOUT_SERVICES:
-            if section in document:
+        """Interpolate the other top-level sections, because Compose fails on their errors.
+
+        ``x-`` sections are checked too: compose-go interpolates the whole file, although
+        only the services that merge an ``x-`` section through an alias use it.
+        """
+        for section in document:
+            if section in _SECTIONS_WITHOUT_SERVICES or section.startswith("x-"):
                 interpolator = Interpolator(variables)
                 interpolator.interpolate(
                     document[section],
