@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hullcheck.discovery.compose import load_project
-from hullcheck.discovery.compose_load import ComposeLoader
-from hullcheck.discovery.compose_model import LoadScope
+from hullcheck.discovery.compose import load_project, load_project_details
 from hullcheck.discovery.models import ProblemKind, ServiceImage
 
 
@@ -120,18 +118,15 @@ def test_dollar_escapes_in_labels_and_healthcheck(tmp_path: Path) -> None:
               PRICE: "cost is $$5"
         """,
     )
-    loader = ComposeLoader()
 
-    project, services = load_project([path], environ={})
-    definitions = loader.load_files([path], LoadScope(variables={}, working_dir=tmp_path))
+    loaded = load_project_details([path], environ={})
 
-    web = services[0]
+    web = loaded.services[0]
     assert web.labels == {"updater.tag.include": "^\\d+\\.\\d+\\.\\d+$"}
-    config = definitions["web"].config
+    config = loaded.configs["web"]
     assert config["healthcheck"]["test"][1] == "pg_isready -d ${POSTGRES_DB} -U ${POSTGRES_USER}"
     assert config["environment"]["PRICE"] == "cost is $5"
-    assert project.problems == ()
-    assert loader.problems == []
+    assert loaded.project.problems == ()
 
 
 def test_lone_dollar_rejected_like_compose_v1(tmp_path: Path) -> None:

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from hullcheck.discovery.compose import discover_compose, find_compose_files, load_project
-from hullcheck.discovery.compose_load import ComposeLoader
-from hullcheck.discovery.compose_model import LoadScope
+from hullcheck.discovery.compose import (
+    discover_compose,
+    find_compose_files,
+    load_project,
+    load_project_details,
+)
 from hullcheck.discovery.compose_project import normalize_project_name
 from hullcheck.discovery.models import DiscoveryError, ProblemKind, ServiceImage
 from hullcheck.errors import ConfigurationError
@@ -134,17 +137,16 @@ def test_files_merge_in_order(tmp_path: Path) -> None:
             build: ./worker
         """,
     )
-    loader = ComposeLoader()
 
-    project, services = load_project([base, override], environ={})
-    definitions = loader.load_files([base, override], LoadScope({}, tmp_path))
+    loaded = load_project_details([base, override], environ={})
+    project, services = loaded.project, loaded.services
 
     web = by_service(services)["web"]
     assert web.image_text == "example/web:1"
     assert web.defined_in == base
     assert web.labels == {"keep": "yes", "change": "new", "added": ""}
     assert web.profiles == ("a", "b")
-    assert definitions["web"].config["command"] == ["serve"]
+    assert loaded.configs["web"]["command"] == ["serve"]
     assert list(by_service(services)) == ["web", "db", "worker"]
     assert project.files == (base, override)
     assert project.working_dir == tmp_path

@@ -17,9 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hullcheck.discovery.compose import load_project
-from hullcheck.discovery.compose_load import ComposeLoader
-from hullcheck.discovery.compose_model import LoadScope
+from hullcheck.discovery.compose import load_project, load_project_details
 from hullcheck.discovery.models import ProblemKind
 
 DOCKER_COMPOSE = shutil.which("docker-compose")
@@ -129,11 +127,11 @@ def test_escapes_match_compose_v1(tmp_path: Path) -> None:
     )
 
     expected = compose_v1_services([path], {}, tmp_path)["web"]
-    _, services = load_project([path], environ={})
-    config = ComposeLoader().load_files([path], LoadScope({}, path.parent))["web"].config
+    loaded = load_project_details([path], environ={})
+    config = loaded.configs["web"]
 
-    assert services[0].labels == expected["labels"]
-    assert services[0].labels["updater.tag.include"].endswith("$")
+    assert loaded.services[0].labels == expected["labels"]
+    assert loaded.services[0].labels["updater.tag.include"].endswith("$")
     assert config["healthcheck"]["test"] == expected["healthcheck"]["test"]
     assert config["environment"] == expected["environment"]
 

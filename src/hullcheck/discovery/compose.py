@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hullcheck.discovery.compose_errors import MissingFileError
 from hullcheck.discovery.compose_load import ComposeLoader
@@ -70,6 +72,18 @@ def find_compose_files(directory: Path) -> list[Path]:
     return [main[0], *overrides[:1]]
 
 
+@dataclass(frozen=True)
+class LoadedProject:
+    """A loaded Compose project with the full service definitions behind its services."""
+
+    project: ComposeProject
+    services: list[ServiceImage]
+    configs: dict[str, dict[str, Any]]
+    """Service definitions by name after interpolation, merging, ``include`` and
+    ``extends``, with ``$$`` already turned into ``$``. A value that failed to
+    interpolate is an ``Unresolved`` object, and its problem is on the service."""
+
+
 def load_project(
     paths: Sequence[Path],
     *,
@@ -78,7 +92,25 @@ def load_project(
     environ: Mapping[str, str] | None = None,
     project_name: str | None = None,
 ) -> tuple[ComposeProject, list[ServiceImage]]:
-    """Load ``paths`` as one Compose project (merged in order) and list its services.
+    """Load ``paths`` as one Compose project and list its services.
+
+    See ``load_project_details`` for the arguments and errors.
+    """
+    loaded = load_project_details(
+        paths, env_file=env_file, profiles=profiles, environ=environ, project_name=project_name
+    )
+    return loaded.project, loaded.services
+
+
+def load_project_details(
+    paths: Sequence[Path],
+    *,
+    env_file: Path | None = None,
+    profiles: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    project_name: str | None = None,
+) -> LoadedProject:
+    """Load ``paths`` as one Compose project (merged in order) with its service definitions.
 
     A single directory stands for the files that COMPOSE_FILE names (from the shell or
     the directory's ``.env``), or else for those ``find_compose_files`` returns.
@@ -137,7 +169,8 @@ def load_project(
         len(services),
         len(problems),
     )
-    return project, services
+    configs = {service: definition.config for service, definition in definitions.items()}
+    return LoadedProject(project=project, services=services, configs=configs)
 
 
 def discover_compose(
