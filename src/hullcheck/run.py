@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from hullcheck.analysis.models import SEVERITIES, Severity, SeverityCounts
+from hullcheck.deployment.models import ServiceUpdate
 from hullcheck.discovery.models import DiscoveryProblem
 from hullcheck.scanning.models import ImageScan, ScannerInfo, ScanStatus
 
@@ -36,6 +37,8 @@ class RunRecord(BaseModel):
     scanner: ScannerInfo | None = None
     images: list[ImageScan] = []
     problems: list[DiscoveryProblem] = []
+    updates: list[ServiceUpdate] = []
+    """Per-service results of an update run; empty for a scan."""
 
     def totals(self) -> SeverityCounts:
         """Unique vulnerability IDs per severity summed over scanned images."""

@@ -69,10 +69,11 @@ def test_failed_migration_rolls_back(history_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, broken))
     monkeypatch.setattr(migrations, "SCHEMA_VERSION", len(migrations.MIGRATIONS))
 
+    released = len(migrations.MIGRATIONS) - 1
     with pytest.raises(StorageError, match="missing_table"):
         HistoryStore.open(history_path)
 
-    assert _query(history_path, "PRAGMA user_version") == [(1,)]
+    assert _query(history_path, "PRAGMA user_version") == [(released,)]
     assert _query(history_path, "SELECT name FROM sqlite_master WHERE name = 'notes'") == []
 
 

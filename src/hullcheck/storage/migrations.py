@@ -125,7 +125,21 @@ CREATE TABLE run_problems (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_1,)
+_SCHEMA_2 = """
+-- One row per service of an update run: the action taken and why, with the finding delta.
+CREATE TABLE run_updates (
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    project TEXT NOT NULL,
+    service TEXT NOT NULL,
+    action TEXT NOT NULL,
+    -- The whole ServiceUpdate as JSON, so new fields need no migration.
+    document TEXT NOT NULL,
+    PRIMARY KEY (run_id, position)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_1, _SCHEMA_2)
 """SQL scripts in order. A database at version ``n`` has run the first ``n`` of them."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -22,6 +22,7 @@ from hullcheck.analysis.models import (
     ImageFindings,
     Severity,
 )
+from hullcheck.deployment.models import ServiceUpdate
 from hullcheck.discovery.models import DiscoveryProblem, ProblemKind
 from hullcheck.scanning.models import (
     DatabaseInfo,
@@ -294,3 +295,30 @@ def load_problems(connection: sqlite3.Connection, run_id: int) -> list[Discovery
         )
         for row in rows
     ]
+
+
+def insert_updates(
+    connection: sqlite3.Connection, run_id: int, first_position: int, updates: list[ServiceUpdate]
+) -> None:
+    connection.executemany(
+        "INSERT INTO run_updates (run_id, position, project, service, action, document)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                run_id,
+                first_position + offset,
+                update.project,
+                update.service,
+                update.action.value,
+                update.model_dump_json(),
+            )
+            for offset, update in enumerate(updates)
+        ],
+    )
+
+
+def load_updates(connection: sqlite3.Connection, run_id: int) -> list[ServiceUpdate]:
+    rows = connection.execute(
+        "SELECT document FROM run_updates WHERE run_id = ? ORDER BY position", (run_id,)
+    )
+    return [ServiceUpdate.model_validate_json(row["document"]) for row in rows]

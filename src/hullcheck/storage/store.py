@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from hullcheck import paths
+from hullcheck.deployment.models import ServiceUpdate
 from hullcheck.discovery.models import DiscoveryProblem
 from hullcheck.run import RunRecord, RunStatus
 from hullcheck.scanning.models import ImageScan, ScannerInfo
@@ -155,6 +156,16 @@ class HistoryStore:
             ).fetchone()[0]
             rows.insert_problems(connection, run_id, position, problems)
 
+    def save_updates(self, run_id: int, updates: list[ServiceUpdate]) -> None:
+        """Append per-service update results to a run."""
+        with self._write(f"save updates of run {run_id}") as connection:
+            self._require_open_run(connection, run_id)
+            position = connection.execute(
+                "SELECT coalesce(max(position) + 1, 0) FROM run_updates WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()[0]
+            rows.insert_updates(connection, run_id, position, updates)
+
     def finish_run(
         self,
         run_id: int,
@@ -232,6 +243,7 @@ class HistoryStore:
                 scanner=rows.decode_scanner(row),
                 images=rows.load_images(connection, run_id),
                 problems=rows.load_problems(connection, run_id),
+                updates=rows.load_updates(connection, run_id),
             )
 
     def latest_run(
