@@ -212,7 +212,7 @@ def test_extra_files_are_added() -> None:
     assert _read(rootfs, "srv/marker.txt") == "hello\n"
 
 
-def test_dynamic_busybox_is_rejected(tmp_path: Path) -> None:
+def test_dynamic_busybox_is_rejected() -> None:
     # The Python interpreter is a dynamically linked ELF executable on Debian.
     dynamic = Path("/usr/bin/python3").resolve()
 
