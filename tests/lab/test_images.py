@@ -96,14 +96,14 @@ def _trivy_scan(lab: Lab, cache: Path, reference: str) -> dict[str, Any]:
     return report
 
 
-def _wait_for_health(lab: Lab, container_id: str, wanted: str) -> str:
-    """Poll the container's health status until it is ``wanted`` or 30 s have passed."""
+def _wait_for_health(lab: Lab, container_id: str, expected: str) -> str:
+    """Poll the container's health status until it is ``expected`` or 30 s have passed."""
     status = ""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         container = lab.client().containers.get(container_id)
         status = container.attrs["State"].get("Health", {}).get("Status", "")
-        if status == wanted:
+        if status == expected:
             break
         time.sleep(0.2)
     return status

@@ -164,10 +164,10 @@ def test_restart_on_same_root_keeps_data(tmp_path: Path) -> None:
 
     second = Lab(root).start()
     try:
-        kept = second.client().images.get(image.reference)
+        kept_image = second.client().images.get(image.reference)
         registry_data = second.client().images.get_registry_data(image.reference)
         assert second.registry == first_registry
-        assert kept.id == image.image_id
+        assert kept_image.id == image.image_id
         assert registry_data.id == image.digest
     finally:
         second.stop(remove_root=True)
