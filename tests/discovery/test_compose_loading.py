@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hullcheck.discovery.compose import (
     discover_compose,
@@ -811,3 +817,45 @@ def test_project_name_needs_single_project(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigurationError):
         discover_compose([tmp_path / "a", tmp_path / "b"], environ={}, project_name="x")
+
+
+# Robustness: odd input gives problems or a DiscoveryError, never another exception.
+
+_fuzz_keys = st.sampled_from(
+    [
+        *("image", "build", "labels", "environment", "env_file", "extends", "profiles"),
+        *("command", "healthcheck", "x-a", "include", "path", "service", "file", "context"),
+    ]
+)
+_fuzz_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.text(alphabet="ab$/{}:-?+.x", max_size=12),
+    st.sampled_from(["nginx", "${A:-b}", "$$", "./d", "other.yaml", "x=y", "a"]),
+)
+_fuzz_values = st.recursive(
+    _fuzz_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(_fuzz_keys, children, max_size=4)
+    ),
+    max_leaves=12,
+)
+_fuzz_documents = st.dictionaries(
+    st.sampled_from(["services", "include", "name", "x-base", "volumes"]),
+    st.one_of(_fuzz_values, st.dictionaries(st.sampled_from(["a", "b", "on"]), _fuzz_values)),
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_fuzz_documents, _fuzz_documents)
+def test_odd_documents_never_crash(document: dict[str, Any], other: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        main = write(root, "compose.yaml", yaml.safe_dump(document))
+        second = write(root, "other.yaml", yaml.safe_dump(other))
+
+        for paths in ([main], [main, second], [root]):
+            with contextlib.suppress(DiscoveryError):
+                load_project(paths, environ={"A": "1"}, profiles=["a"])

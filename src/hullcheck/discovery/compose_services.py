@@ -32,7 +32,20 @@ def build_service_image(
     """
     config = definition.config
     problems = list(definition.problems)
-    profiles = tuple(p for p in config.get("profiles") or () if isinstance(p, str))
+    raw_profiles = config.get("profiles")
+    profiles: tuple[str, ...] = ()
+    if isinstance(raw_profiles, list):
+        profiles = tuple(p for p in raw_profiles if isinstance(p, str))
+    elif raw_profiles is not None:
+        problems.append(
+            DiscoveryProblem(
+                kind=ProblemKind.INVALID_COMPOSE,
+                message=f"service {definition.name} in {definition.file}: profiles must be "
+                f"a list of names, not {raw_profiles!r}",
+                file=definition.file,
+                service=definition.name,
+            )
+        )
     active = (
         not profiles
         or ALL_PROFILES in enabled_profiles
