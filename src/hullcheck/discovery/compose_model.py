@@ -113,8 +113,8 @@ def interpolation_problem(
         return DiscoveryProblem(
             kind=ProblemKind.MISSING_VARIABLE,
             message=(
-                f"{error.variable}: {reason} (required by {where} in {path}); "
-                f"set {error.variable} in the shell environment or in the .env file"
+                f"{error.variable}: {reason} (needed by {where} in {path}); "
+                f"set {error.variable} in the shell or the .env file"
             ),
             file=path,
             service=service,
