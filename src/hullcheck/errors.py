@@ -23,3 +23,11 @@ class HullcheckError(Exception):
 
 class ConfigurationError(HullcheckError):
     """Invalid settings, flags or paths given by the user."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT arrived: runs record themselves as interrupted and re-raise it.
+
+    It derives from BaseException, like KeyboardInterrupt, so ``except Exception`` cannot
+    swallow it, and Click does not turn it into its own "Aborted!" exit.
+    """

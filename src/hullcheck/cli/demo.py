@@ -61,6 +61,7 @@ def demo_command(
     lab = Lab(directory / "lab")
     # Demo runs get their own history, so they never mix with the history of real stacks.
     demo_data = data_dir() / "demo"
+    stop_lab = not keep
     try:
         stderr_console.print("Starting the demo lab (private dockerd and registry on 127.0.0.1)...")
         lab.start()
@@ -69,27 +70,27 @@ def demo_command(
                 lab, directory, history_db=demo_data / "history.db", progress=on_progress
             )
         reports = write_run_reports(result.run, DEFAULT_SEVERITIES, demo_data / "reports")
+        render_table(result.run, Console(), severities=DEFAULT_SEVERITIES)
+        say(f"Reports: {', '.join(str(path) for path in reports)}")
+        say(f"History: hullcheck history --db {result.history_db}")
+        if keep:
+            say(f"Compose file: {result.compose_file}")
+            say(
+                f"The lab is still running: DOCKER_HOST={lab.docker_host}, registry {lab.registry}. "
+                f"Stop it with: kill {' '.join(str(pid) for pid in lab.process_ids())}"
+            )
     except HullcheckError as error:
-        lab.stop()
+        stop_lab = True
         fail(error)
     except BaseException:
-        lab.stop()
+        # An interrupted or broken demo must not leave its dockerd behind.
+        stop_lab = True
         raise
-
-    render_table(result.run, Console(), severities=DEFAULT_SEVERITIES)
-    say(f"Reports: {', '.join(str(path) for path in reports)}")
-    say(f"History: hullcheck history --db {result.history_db}")
-    if keep:
-        say(f"Compose file: {result.compose_file}")
-        stderr_console.print(
-            f"The lab is still running: DOCKER_HOST={lab.docker_host}, registry {lab.registry}. "
-            f"Stop it with: kill {' '.join(str(pid) for pid in lab.process_ids())}",
-            highlight=False,
-        )
-    else:
-        lab.stop()
-        if workdir is None:
-            shutil.rmtree(directory, ignore_errors=True)
+    finally:
+        if stop_lab:
+            lab.stop()
+            if workdir is None:
+                shutil.rmtree(directory, ignore_errors=True)
     raise typer.Exit(int(exit_code_for(result.run, None)))
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import importlib
 import logging
+import signal
 import sys
+from types import FrameType
 from typing import Annotated
 
 import typer
 
 from hullcheck import __version__
 from hullcheck.cli.console import configure_logging
+from hullcheck.errors import Interrupted
+from hullcheck.exitcodes import ExitCode
 
 app = typer.Typer(
     name="hullcheck",
@@ -76,8 +80,18 @@ def get_app() -> typer.Typer:
     return app
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
 def main() -> None:
-    get_app()(prog_name="hullcheck")
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        get_app()(prog_name="hullcheck")
+    except Interrupted as interruption:
+        sys.stderr.write(f"hullcheck: interrupted by {interruption}\n")
+        sys.exit(int(ExitCode.INTERRUPTED))
 
 
 if __name__ == "__main__":
