@@ -16,6 +16,7 @@ from typing import Protocol
 import docker
 
 from hullcheck.analysis.models import ImageFindings
+from hullcheck.deployment.models import ServiceUpdate
 from hullcheck.discovery.models import DiscoveryProblem, DiscoveryResult, ServiceImage
 from hullcheck.engine import EngineError, LocalImage, inspect_image, pull_image
 from hullcheck.run import RunRecord, RunStatus
@@ -30,6 +31,7 @@ class Stage(StrEnum):
     PULL = "pull"
     PREPARE = "prepare"
     SCAN = "scan"
+    DEPLOY = "deploy"
     DONE = "done"
 
 
@@ -57,6 +59,8 @@ class RunStore(Protocol):
     def save_image(self, run_id: int, scan: ImageScan) -> None: ...
 
     def save_problems(self, run_id: int, problems: list[DiscoveryProblem]) -> None: ...
+
+    def save_updates(self, run_id: int, updates: list[ServiceUpdate]) -> None: ...
 
     def finish_run(
         self,

@@ -23,6 +23,8 @@ from hullcheck.engine import EngineError, connect
 from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.orchestrator import ProgressCallback, ProgressEvent, Stage
+from hullcheck.paths import cache_dir
+from hullcheck.scanning.trivy import DbUpdate, TrivyOptions, TrivyScanner
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,76 @@ DockerHostOption = Annotated[
         help="Docker engine address, e.g. unix:///var/run/docker.sock (default: DOCKER_HOST).",
     ),
 ]
+ScanTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--scan-timeout",
+        envvar="HULLCHECK_SCAN_TIMEOUT",
+        min=1,
+        help="Per-image Trivy timeout in seconds.",
+    ),
+]
+TrivyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--trivy",
+        envvar="HULLCHECK_TRIVY",
+        help="Path to the Trivy binary (default: the bundled one).",
+    ),
+]
+TrivyCacheOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir", envvar="HULLCHECK_TRIVY_CACHE", help="Trivy cache and DB directory."
+    ),
+]
+DbUpdateOption = Annotated[
+    DbUpdate,
+    typer.Option(
+        "--db-update",
+        envvar="HULLCHECK_DB_UPDATE",
+        help="auto: download the DB when due; skip: offline.",
+    ),
+]
+DbRepositoryOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--db-repository", envvar="HULLCHECK_DB_REPOSITORY", help="Trivy DB mirror (repeatable)."
+    ),
+]
+ScannersOption = Annotated[
+    str,
+    typer.Option(
+        "--scanners", envvar="HULLCHECK_SCANNERS", help="Trivy scanners, e.g. vuln or vuln,secret."
+    ),
+]
+HistoryDbOption = Annotated[
+    Path | None,
+    typer.Option("--db", envvar="HULLCHECK_HISTORY_DB", help="History database file."),
+]
+
+
+def build_scanner(
+    *,
+    scan_timeout: float,
+    trivy: str | None,
+    trivy_cache: Path | None,
+    db_update: DbUpdate,
+    db_repository: list[str] | None,
+    scanners: str,
+    docker_host: str | None,
+) -> TrivyScanner:
+    """Build the Trivy scanner from the shared command-line options."""
+    options = TrivyOptions(
+        cache_dir=trivy_cache or cache_dir() / "trivy",
+        binary=trivy,
+        timeout_seconds=scan_timeout,
+        scanners=tuple(part.strip() for part in scanners.split(",") if part.strip()),
+        db_update=db_update,
+        db_repositories=tuple(db_repository or ()),
+        docker_host=docker_host,
+    )
+    return TrivyScanner(options)
 
 
 def fail(error: HullcheckError | str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
@@ -176,6 +248,7 @@ def progress_reporter(enabled: bool) -> Iterator[ProgressCallback]:
                 Stage.PULL: "Pulling",
                 Stage.PREPARE: "Preparing",
                 Stage.SCAN: "Scanning",
+                Stage.DEPLOY: "Recreating",
                 Stage.DONE: "Done",
             }
             total = event.total or None

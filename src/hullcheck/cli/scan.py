@@ -13,13 +13,21 @@ from rich.markup import escape
 
 from hullcheck.analysis.models import Severity
 from hullcheck.cli.common import (
+    DbRepositoryOption,
+    DbUpdateOption,
     DockerHostOption,
     EnvFileOption,
+    HistoryDbOption,
     OutputFormat,
     PathsArgument,
     ProfileOption,
     ProjectNameOption,
     RunningOption,
+    ScannersOption,
+    ScanTimeoutOption,
+    TrivyCacheOption,
+    TrivyOption,
+    build_scanner,
     discover,
     fail,
     print_problems,
@@ -31,10 +39,10 @@ from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.fileio import write_atomic
 from hullcheck.orchestrator import run_scan
-from hullcheck.paths import cache_dir, reports_dir
+from hullcheck.paths import reports_dir
 from hullcheck.reporting import parse_severity_list, render_json, render_markdown, render_table
 from hullcheck.run import RunRecord, RunStatus
-from hullcheck.scanning.trivy import DbUpdate, TrivyOptions, TrivyScanner
+from hullcheck.scanning.trivy import DbUpdate
 from hullcheck.storage import HistoryStore
 
 logger = logging.getLogger(__name__)
@@ -100,60 +108,16 @@ def scan_command(
             help="Exit 1 when a finding at or above this severity exists.",
         ),
     ] = None,
-    scan_timeout: Annotated[
-        float,
-        typer.Option(
-            "--scan-timeout",
-            envvar="HULLCHECK_SCAN_TIMEOUT",
-            min=1,
-            help="Per-image Trivy timeout in seconds.",
-        ),
-    ] = 1800.0,
-    trivy: Annotated[
-        str | None,
-        typer.Option(
-            "--trivy",
-            envvar="HULLCHECK_TRIVY",
-            help="Path to the Trivy binary (default: the bundled one).",
-        ),
-    ] = None,
-    trivy_cache: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache-dir", envvar="HULLCHECK_TRIVY_CACHE", help="Trivy cache and DB directory."
-        ),
-    ] = None,
-    db_update: Annotated[
-        DbUpdate,
-        typer.Option(
-            "--db-update",
-            envvar="HULLCHECK_DB_UPDATE",
-            help="auto: download the DB when due; skip: offline.",
-        ),
-    ] = DbUpdate.AUTO,
-    db_repository: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--db-repository",
-            envvar="HULLCHECK_DB_REPOSITORY",
-            help="Trivy DB mirror (repeatable).",
-        ),
-    ] = None,
-    scanners: Annotated[
-        str,
-        typer.Option(
-            "--scanners",
-            envvar="HULLCHECK_SCANNERS",
-            help="Trivy scanners, e.g. vuln or vuln,secret.",
-        ),
-    ] = "vuln",
+    scan_timeout: ScanTimeoutOption = 1800.0,
+    trivy: TrivyOption = None,
+    trivy_cache: TrivyCacheOption = None,
+    db_update: DbUpdateOption = DbUpdate.AUTO,
+    db_repository: DbRepositoryOption = None,
+    scanners: ScannersOption = "vuln",
     no_pull: Annotated[
         bool, typer.Option("--no-pull", help="Scan only images already on the engine.")
     ] = False,
-    history_db: Annotated[
-        Path | None,
-        typer.Option("--db", envvar="HULLCHECK_HISTORY_DB", help="History database file."),
-    ] = None,
+    history_db: HistoryDbOption = None,
 ) -> None:
     """Scan the images of Compose stacks (or running containers) with Trivy."""
     try:
@@ -172,16 +136,15 @@ def scan_command(
     )
     print_problems(discovery.all_problems())
 
-    options = TrivyOptions(
-        cache_dir=trivy_cache or cache_dir() / "trivy",
-        binary=trivy,
-        timeout_seconds=scan_timeout,
-        scanners=tuple(part.strip() for part in scanners.split(",") if part.strip()),
+    scanner = build_scanner(
+        scan_timeout=scan_timeout,
+        trivy=trivy,
+        trivy_cache=trivy_cache,
         db_update=db_update,
-        db_repositories=tuple(db_repository or ()),
+        db_repository=db_repository,
+        scanners=scanners,
         docker_host=docker_host,
     )
-    scanner = TrivyScanner(options)
 
     try:
         store = HistoryStore.open(history_db)

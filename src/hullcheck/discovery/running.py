@@ -82,6 +82,7 @@ def discover_running(client: docker.DockerClient) -> DiscoveryResult:
             container_names=(container.name,),
             running_image_id=image_id,
             problems=tuple(problems),
+            labels=dict(labels),
         )
         by_key[key] = entry
         result.services.append(entry)
@@ -109,6 +110,8 @@ def merge_running(
         matched.add(key)
         service.container_names = container.container_names
         service.running_image_id = container.running_image_id
+        # Labels on the container win: they are what the deployed service really carries.
+        service.labels = {**service.labels, **container.labels}
         if not service.active:
             logger.info(
                 "Service %s/%s is in an inactive profile but has a running container; checking it",
