@@ -20,5 +20,8 @@ class ExitCode(IntEnum):
     SCAN_FAILED = 3
     """One or more images could not be scanned; the other images are in the report."""
 
+    UPDATE_FAILED = 4
+    """One or more services failed to update or were rolled back; the others went ahead."""
+
     INTERRUPTED = 130
     """The run was stopped by SIGINT or SIGTERM; history records it as interrupted."""

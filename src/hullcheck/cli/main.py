@@ -28,6 +28,7 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "hullcheck.cli.images",
     "hullcheck.cli.scan",
+    "hullcheck.cli.update",
     "hullcheck.cli.summarize",
     "hullcheck.cli.history",
     "hullcheck.cli.demo",

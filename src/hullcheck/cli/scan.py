@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 from pathlib import Path
@@ -38,8 +39,9 @@ from hullcheck.cli.console import stderr_console
 from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.fileio import write_atomic
+from hullcheck.lock import run_lock
 from hullcheck.orchestrator import run_scan
-from hullcheck.paths import reports_dir
+from hullcheck.paths import data_dir, reports_dir
 from hullcheck.reporting import parse_severity_list, render_json, render_markdown, render_table
 from hullcheck.run import RunRecord, RunStatus
 from hullcheck.scanning.trivy import DbUpdate
@@ -146,12 +148,13 @@ def scan_command(
         docker_host=docker_host,
     )
 
-    try:
-        store = HistoryStore.open(history_db)
-    except HullcheckError as error:
-        fail(error)
-
-    with store, progress_reporter(stderr_console.is_terminal) as on_progress:
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(run_lock(data_dir() / "run.lock", "scan"))
+            store = stack.enter_context(HistoryStore.open(history_db))
+        except HullcheckError as error:
+            fail(error)
+        on_progress = stack.enter_context(progress_reporter(stderr_console.is_terminal))
         run = run_scan(
             discovery,
             command="scan",

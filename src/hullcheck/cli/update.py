@@ -1,0 +1,223 @@
+"""``hullcheck update``: the weekly update, with scan-before-deploy, policy and rollback."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from hullcheck.cli.common import (
+    DbRepositoryOption,
+    DbUpdateOption,
+    DockerHostOption,
+    EnvFileOption,
+    HistoryDbOption,
+    PathsArgument,
+    ProfileOption,
+    ProjectNameOption,
+    RunningOption,
+    ScannersOption,
+    ScanTimeoutOption,
+    TrivyCacheOption,
+    TrivyOption,
+    build_scanner,
+    discover,
+    fail,
+    print_problems,
+    progress_reporter,
+)
+from hullcheck.cli.console import stderr_console
+from hullcheck.deployment.models import Policy, UpdateAction
+from hullcheck.errors import HullcheckError
+from hullcheck.exitcodes import ExitCode
+from hullcheck.fileio import write_atomic
+from hullcheck.lock import run_lock
+from hullcheck.paths import data_dir
+from hullcheck.registry import RegistryClient, RegistrySettings, UpdateChecker
+from hullcheck.reporting.updates import render_update_json, render_update_table
+from hullcheck.run import RunRecord
+from hullcheck.scanning.trivy import DbUpdate, TrivyScanner
+from hullcheck.storage import HistoryStore
+from hullcheck.updater import UpdateOptions, run_update
+
+logger = logging.getLogger(__name__)
+
+
+def update_exit_code(run: RunRecord) -> ExitCode:
+    """A failed or rolled-back service, or a failed scan, makes the whole run exit non-zero."""
+    if any(u.action in (UpdateAction.FAILED, UpdateAction.ROLLED_BACK) for u in run.updates):
+        return ExitCode.UPDATE_FAILED
+    if run.failed_images():
+        return ExitCode.SCAN_FAILED
+    return ExitCode.SUCCESS
+
+
+def update_command(
+    paths: PathsArgument = None,
+    env_file: EnvFileOption = None,
+    profile: ProfileOption = None,
+    project_name: ProjectNameOption = None,
+    running: RunningOption = False,
+    docker_host: DockerHostOption = None,
+    policy: Annotated[
+        Policy,
+        typer.Option(
+            "--policy",
+            envvar="HULLCHECK_POLICY",
+            help="availability: update and escalate; strict: hold new CRITICAL or known-exploited; notify-only.",
+        ),
+    ] = Policy.AVAILABILITY,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Check registries and show what would happen; change nothing."
+        ),
+    ] = False,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="table or json, on stdout or in --output.")
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    ] = None,
+    minimum_age: Annotated[
+        float,
+        typer.Option(
+            "--min-age",
+            envvar="HULLCHECK_MIN_AGE",
+            min=0,
+            help="Hold images younger than this many hours.",
+        ),
+    ] = 0.0,
+    health_timeout: Annotated[
+        float,
+        typer.Option(
+            "--health-timeout",
+            envvar="HULLCHECK_HEALTH_TIMEOUT",
+            min=1,
+            help="Seconds to wait for a recreated container to become healthy.",
+        ),
+    ] = 120.0,
+    stable_seconds: Annotated[
+        float,
+        typer.Option(
+            "--stable-seconds",
+            envvar="HULLCHECK_STABLE_SECONDS",
+            min=0,
+            help="Seconds a container without a health check must keep running.",
+        ),
+    ] = 10.0,
+    insecure_registry: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--insecure-registry",
+            envvar="HULLCHECK_INSECURE_REGISTRIES",
+            help="Registry host reached over plain HTTP (repeatable; loopback always is).",
+        ),
+    ] = None,
+    scan_timeout: ScanTimeoutOption = 1800.0,
+    trivy: TrivyOption = None,
+    trivy_cache: TrivyCacheOption = None,
+    db_update: DbUpdateOption = DbUpdate.AUTO,
+    db_repository: DbRepositoryOption = None,
+    scanners: ScannersOption = "vuln",
+    history_db: HistoryDbOption = None,
+) -> None:
+    """Update deployed services whose tag moved: pull, scan old and new, apply the policy, recreate."""
+    if output_format not in ("table", "json"):
+        fail(HullcheckError(f"invalid --format {output_format!r}", hint="use table or json"))
+
+    try:
+        with run_lock(data_dir() / "run.lock", "update"):
+            run = _update(
+                paths,
+                env_file=env_file,
+                profile=profile,
+                project_name=project_name,
+                running=running,
+                docker_host=docker_host,
+                options=UpdateOptions(
+                    policy=policy,
+                    dry_run=dry_run,
+                    minimum_age=timedelta(hours=minimum_age),
+                    health_timeout=health_timeout,
+                    stable_seconds=stable_seconds,
+                    compose_env={**os.environ, "DOCKER_HOST": docker_host} if docker_host else None,
+                ),
+                registry=RegistrySettings(insecure_registries=frozenset(insecure_registry or ())),
+                scanner=build_scanner(
+                    scan_timeout=scan_timeout,
+                    trivy=trivy,
+                    trivy_cache=trivy_cache,
+                    db_update=db_update,
+                    db_repository=db_repository,
+                    scanners=scanners,
+                    docker_host=docker_host,
+                ),
+                history_db=history_db,
+            )
+        if output_format == "json":
+            text = render_update_json(run, dry_run=dry_run)
+            if output is None:
+                typer.echo(text, nl=False)
+            else:
+                write_atomic(output, text)
+        else:
+            render_update_table(run, Console(), dry_run=dry_run)
+    except HullcheckError as error:
+        fail(error)
+    raise typer.Exit(int(update_exit_code(run)))
+
+
+def _update(
+    paths: list[Path] | None,
+    *,
+    env_file: Path | None,
+    profile: list[str] | None,
+    project_name: str | None,
+    running: bool,
+    docker_host: str | None,
+    options: UpdateOptions,
+    registry: RegistrySettings,
+    scanner: TrivyScanner,
+    history_db: Path | None,
+) -> RunRecord:
+    discovery, client, engine_error = discover(
+        paths,
+        env_file=env_file,
+        profiles=profile,
+        project_name=project_name,
+        running=running,
+        docker_host=docker_host,
+        need_engine=True,
+    )
+    print_problems(discovery.all_problems())
+    if client is None:
+        fail(
+            HullcheckError(
+                engine_error or "no Docker engine", hint="updates need the Docker engine"
+            )
+        )
+
+    with (
+        HistoryStore.open(history_db) as store,
+        RegistryClient(registry) as registry_client,
+        progress_reporter(stderr_console.is_terminal) as on_progress,
+    ):
+        return run_update(
+            discovery,
+            client=client,
+            checker=UpdateChecker(registry_client),
+            scanner=scanner,
+            options=options,
+            store=store,
+            progress=on_progress,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("update")(update_command)
