@@ -413,7 +413,7 @@ def _repo_digests(client: docker.DockerClient, image_id: str | None) -> list[str
 
 
 def _name_for(client: docker.DockerClient, image_id: str) -> str:
-    """A name Trivy can look up on the engine: a RepoDigest, else a tag, else the ID."""
+    """Return a name Trivy can look up on the engine: a RepoDigest, else a tag, else the ID."""
     attrs = client.images.get(image_id).attrs
     for key in ("RepoDigests", "RepoTags"):
         names = attrs.get(key) or []
