@@ -25,6 +25,8 @@ from hullcheck.deployment.policy import (
     stateful_major_hold,
     too_young,
 )
+from hullcheck.deployment.recreate import RecreateStatus, recreate_service
+from hullcheck.deployment.target import target_from_container
 from hullcheck.discovery.models import ComposeProject, DiscoveryResult, ImageReference, ServiceImage
 from hullcheck.engine import EngineError, pull_image
 from hullcheck.errors import HullcheckError
@@ -334,20 +336,15 @@ def _deploy(
     options: UpdateOptions,
     decision: Decision,
 ) -> ServiceUpdate:
-    from hullcheck.deployment.recreate import recreate_service
-    from hullcheck.deployment.target import target_from_container
-
     assert candidate.image_id is not None and service.running_image_id is not None
-    reference = candidate.reference
-    tag = reference.effective_tag or "latest"
     try:
         container = client.containers.get(service.container_names[0])
         target = target_from_container(container)
-        client.images.get(candidate.image_id).tag(reference.name, tag)
+        # The spelling from the compose file, since Compose compares it with the tag it runs.
         outcome = recreate_service(
             client,
             target,
-            reference=f"{reference.name}:{tag}",
+            reference=candidate.reference.original,
             old_image_id=service.running_image_id,
             new_image_id=candidate.image_id,
             env=options.compose_env,
@@ -359,16 +356,18 @@ def _deploy(
         update.reason = f"update failed: {error}"
         return update
 
-    status = str(getattr(outcome, "status", "failed"))
     update.action = {
-        "recreated": UpdateAction.UPDATED,
-        "rolled_back": UpdateAction.ROLLED_BACK,
-    }.get(status, UpdateAction.FAILED)
-    detail = str(getattr(outcome, "reason", "") or "")
+        RecreateStatus.RECREATED: UpdateAction.UPDATED,
+        RecreateStatus.ROLLED_BACK: UpdateAction.ROLLED_BACK,
+    }.get(outcome.status, UpdateAction.FAILED)
     if update.action is UpdateAction.UPDATED:
         update.reason = f"{decision.reason}: now on {candidate.check.remote_digest}"
+    elif not outcome.containers_replaced:
+        update.reason = (
+            f"update failed, kept the running version: {outcome.reason or 'no reason given'}"
+        )
     else:
-        update.reason = detail or "recreate failed"
+        update.reason = outcome.reason or "recreate failed"
     logger.info(
         "%s/%s: %s (%s)", service.project, service.service, update.action.value, update.reason
     )
