@@ -31,6 +31,15 @@ COMMAND_MODULES = (
     "hullcheck.cli.update",
     "hullcheck.cli.summarize",
     "hullcheck.cli.history",
+    "hullcheck.cli.diff",
+    "hullcheck.cli.recheck",
+    "hullcheck.cli.risks",
+    "hullcheck.cli.advise",
+    "hullcheck.cli.notify",
+    "hullcheck.cli.daemon",
+    "hullcheck.cli.serve",
+    "hullcheck.cli.report",
+    "hullcheck.cli.config",
     "hullcheck.cli.demo",
 )
 
