@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from hullcheck.cli.console import debug_enabled, stderr_console
+from hullcheck.config import setting, setting_value
 from hullcheck.discovery.compose import discover_compose, find_compose_files
 from hullcheck.discovery.models import DiscoveryProblem, DiscoveryResult, ProblemKind
 from hullcheck.discovery.running import discover_running, merge_running
@@ -64,61 +65,15 @@ RunningOption = Annotated[
         "--running", help="Also discover running containers through the Docker Engine API."
     ),
 ]
-DockerHostOption = Annotated[
-    str | None,
-    typer.Option(
-        "--docker-host",
-        envvar="HULLCHECK_DOCKER_HOST",
-        help="Docker engine address, e.g. unix:///var/run/docker.sock (default: DOCKER_HOST).",
-    ),
-]
-ScanTimeoutOption = Annotated[
-    float,
-    typer.Option(
-        "--scan-timeout",
-        envvar="HULLCHECK_SCAN_TIMEOUT",
-        min=1,
-        help="Per-image Trivy timeout in seconds.",
-    ),
-]
-TrivyOption = Annotated[
-    str | None,
-    typer.Option(
-        "--trivy",
-        envvar="HULLCHECK_TRIVY",
-        help="Path to the Trivy binary (default: the bundled one).",
-    ),
-]
-TrivyCacheOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--cache-dir", envvar="HULLCHECK_TRIVY_CACHE", help="Trivy cache and DB directory."
-    ),
-]
-DbUpdateOption = Annotated[
-    DbUpdate,
-    typer.Option(
-        "--db-update",
-        envvar="HULLCHECK_DB_UPDATE",
-        help="auto: download the DB when due; skip: offline.",
-    ),
-]
-DbRepositoryOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--db-repository", envvar="HULLCHECK_DB_REPOSITORY", help="Trivy DB mirror (repeatable)."
-    ),
-]
-ScannersOption = Annotated[
-    str,
-    typer.Option(
-        "--scanners", envvar="HULLCHECK_SCANNERS", help="Trivy scanners, e.g. vuln or vuln,secret."
-    ),
-]
-HistoryDbOption = Annotated[
-    Path | None,
-    typer.Option("--db", envvar="HULLCHECK_HISTORY_DB", help="History database file."),
-]
+# Options backed by a setting: flag, env var and help come from hullcheck.config.settings.
+DockerHostOption = Annotated[str | None, setting("docker_host").option()]
+ScanTimeoutOption = Annotated[float, setting("scan_timeout").option(min=1)]
+TrivyOption = Annotated[str | None, setting("trivy").option()]
+TrivyCacheOption = Annotated[Path | None, setting("trivy_cache").option()]
+DbUpdateOption = Annotated[DbUpdate, setting("db_update").option()]
+DbRepositoryOption = Annotated[list[str] | None, setting("db_repository").option()]
+ScannersOption = Annotated[str, setting("scanners").option()]
+HistoryDbOption = Annotated[Path | None, setting("history_db").option()]
 
 
 def build_scanner(
@@ -182,6 +137,8 @@ def discover(
     Returns the result, an engine client (None when unreachable) and the engine error.
     """
     compose_paths = list(paths or [])
+    if not compose_paths and not running:
+        compose_paths = [Path(path).expanduser() for path in setting_value("stacks")]
     if not compose_paths and not running:
         if not find_compose_files(Path.cwd()):
             fail(

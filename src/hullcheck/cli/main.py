@@ -6,14 +6,17 @@ import importlib
 import logging
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 
 from hullcheck import __version__
+from hullcheck.cli.common import fail
 from hullcheck.cli.console import configure_logging
-from hullcheck.errors import Interrupted
+from hullcheck.config.loader import apply_to_context, load_config_file
+from hullcheck.errors import HullcheckError, Interrupted
 from hullcheck.exitcodes import ExitCode
 
 app = typer.Typer(
@@ -52,6 +55,15 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
+    context: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="HULLCHECK_CONFIG",
+            help="TOML config file (default: ~/.config/hullcheck/config.toml when it exists).",
+        ),
+    ] = None,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
     ] = 0,
@@ -70,6 +82,10 @@ def _root(
     if verbose >= 1 or debug:
         level = logging.DEBUG
     configure_logging(level, debug=debug)
+    try:
+        apply_to_context(context, load_config_file(config))
+    except HullcheckError as error:
+        fail(error)
 
 
 def _register_commands() -> None:

@@ -36,6 +36,7 @@ from hullcheck.cli.common import (
     say,
 )
 from hullcheck.cli.console import stderr_console
+from hullcheck.config import setting
 from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.fileio import write_atomic
@@ -49,7 +50,7 @@ from hullcheck.storage import HistoryStore
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SEVERITY_OPTION = "CRITICAL,HIGH"
+DEFAULT_SEVERITY_OPTION = str(setting("severity").default)
 
 
 def exit_code_for(run: RunRecord, fail_on: Severity | None) -> ExitCode:
@@ -88,28 +89,14 @@ def scan_command(
     project_name: ProjectNameOption = None,
     running: RunningOption = False,
     docker_host: DockerHostOption = None,
-    severity: Annotated[
-        str,
-        typer.Option(
-            "--severity",
-            envvar="HULLCHECK_SEVERITY",
-            help="Severities listed in the report detail.",
-        ),
-    ] = DEFAULT_SEVERITY_OPTION,
+    severity: Annotated[str, setting("severity").option()] = DEFAULT_SEVERITY_OPTION,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="Report format on stdout or in --output.")
     ] = OutputFormat.TABLE,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
     ] = None,
-    fail_on: Annotated[
-        Severity | None,
-        typer.Option(
-            "--fail-on",
-            envvar="HULLCHECK_FAIL_ON",
-            help="Exit 1 when a finding at or above this severity exists.",
-        ),
-    ] = None,
+    fail_on: Annotated[Severity | None, setting("fail_on").option()] = None,
     scan_timeout: ScanTimeoutOption = 1800.0,
     trivy: TrivyOption = None,
     trivy_cache: TrivyCacheOption = None,

@@ -32,6 +32,7 @@ from hullcheck.cli.common import (
     progress_reporter,
 )
 from hullcheck.cli.console import stderr_console
+from hullcheck.config import setting
 from hullcheck.deployment.models import Policy, UpdateAction
 from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
@@ -64,14 +65,7 @@ def update_command(
     project_name: ProjectNameOption = None,
     running: RunningOption = False,
     docker_host: DockerHostOption = None,
-    policy: Annotated[
-        Policy,
-        typer.Option(
-            "--policy",
-            envvar="HULLCHECK_POLICY",
-            help="availability: update and escalate; strict: hold new CRITICAL or known-exploited; notify-only.",
-        ),
-    ] = Policy.AVAILABILITY,
+    policy: Annotated[Policy, setting("policy").option()] = Policy.AVAILABILITY,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -84,41 +78,10 @@ def update_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
     ] = None,
-    minimum_age: Annotated[
-        float,
-        typer.Option(
-            "--min-age",
-            envvar="HULLCHECK_MIN_AGE",
-            min=0,
-            help="Hold images younger than this many hours.",
-        ),
-    ] = 0.0,
-    health_timeout: Annotated[
-        float,
-        typer.Option(
-            "--health-timeout",
-            envvar="HULLCHECK_HEALTH_TIMEOUT",
-            min=1,
-            help="Seconds to wait for a recreated container to become healthy.",
-        ),
-    ] = 120.0,
-    stable_seconds: Annotated[
-        float,
-        typer.Option(
-            "--stable-seconds",
-            envvar="HULLCHECK_STABLE_SECONDS",
-            min=0,
-            help="Seconds a container without a health check must keep running.",
-        ),
-    ] = 10.0,
-    insecure_registry: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--insecure-registry",
-            envvar="HULLCHECK_INSECURE_REGISTRIES",
-            help="Registry host reached over plain HTTP (repeatable; loopback always is).",
-        ),
-    ] = None,
+    minimum_age: Annotated[float, setting("minimum_age").option(min=0)] = 0.0,
+    health_timeout: Annotated[float, setting("health_timeout").option(min=1)] = 120.0,
+    stable_seconds: Annotated[float, setting("stable_seconds").option(min=0)] = 10.0,
+    insecure_registry: Annotated[list[str] | None, setting("insecure_registry").option()] = None,
     scan_timeout: ScanTimeoutOption = 1800.0,
     trivy: TrivyOption = None,
     trivy_cache: TrivyCacheOption = None,
