@@ -139,7 +139,35 @@ CREATE TABLE run_updates (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_1, _SCHEMA_2)
+_SCHEMA_3 = """
+-- What the last sent notification told the user, one row per kind and subject, so a
+-- restart does not send the same news again. value is JSON; its layout depends on kind.
+CREATE TABLE notification_state (
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    value TEXT NOT NULL,
+    run_id INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (kind, subject)
+);
+
+-- One row per notification target and attempt. target is the redacted URL, never the URL
+-- itself, because webhook URLs carry their secret token.
+CREATE TABLE notification_deliveries (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER REFERENCES runs (id) ON DELETE CASCADE,
+    sent_at TEXT NOT NULL,
+    target TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    success INTEGER NOT NULL,
+    messages INTEGER NOT NULL,
+    error TEXT
+);
+
+CREATE INDEX notification_deliveries_run_id ON notification_deliveries (run_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_1, _SCHEMA_2, _SCHEMA_3)
 """SQL scripts in order. A database at version ``n`` has run the first ``n`` of them."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

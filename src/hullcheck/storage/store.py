@@ -18,10 +18,11 @@ from hullcheck.deployment.models import ServiceUpdate
 from hullcheck.discovery.models import DiscoveryProblem
 from hullcheck.run import RunRecord, RunStatus
 from hullcheck.scanning.models import ImageScan, ScannerInfo
-from hullcheck.storage import rows
+from hullcheck.storage import notifications, rows
 from hullcheck.storage.liveness import ProcessOwner, describe_process, owner_alive
 from hullcheck.storage.migrations import check_schema, migrate
 from hullcheck.storage.models import RunNotFoundError, RunSummary, StorageError
+from hullcheck.storage.notifications import DeliveryRecord, NotificationStateEntry
 
 logger = logging.getLogger(__name__)
 
@@ -270,6 +271,28 @@ class HistoryStore:
         if row is None:
             return None
         return self.load_run(row["id"])
+
+    def load_notification_state(
+        self, kinds: Collection[str] | None = None
+    ) -> list[NotificationStateEntry]:
+        """Return what earlier notifications stored, optionally only the given kinds."""
+        with self._read("load the notification state") as connection:
+            return notifications.load_state(connection, kinds)
+
+    def save_notification_state(self, entries: Collection[NotificationStateEntry]) -> None:
+        """Insert or replace state entries, keyed by kind and subject, in one transaction."""
+        with self._write("save the notification state") as connection:
+            notifications.upsert_state(connection, entries)
+
+    def save_deliveries(self, records: Collection[DeliveryRecord]) -> None:
+        """Append notification delivery attempts. Their targets must be redacted already."""
+        with self._write("save notification deliveries") as connection:
+            notifications.insert_deliveries(connection, records)
+
+    def load_deliveries(self, run_id: int | None = None) -> list[DeliveryRecord]:
+        """Return the delivery attempts of one run, or of every run, oldest first."""
+        with self._read("load notification deliveries") as connection:
+            return notifications.load_deliveries(connection, run_id)
 
     def mark_interrupted_runs(self) -> list[int]:
         """Mark "running" runs whose process has exited as interrupted, and return their ids."""
