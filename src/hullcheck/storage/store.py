@@ -247,6 +247,26 @@ class HistoryStore:
                 updates=rows.load_updates(connection, run_id),
             )
 
+    def find_scan(self, image_id: str, *, trivy_version: str, db_updated_at: datetime) -> ImageScan | None:
+        """Return the newest successful scan of ``image_id`` made with this Trivy and DB.
+
+        Such a result can be reused as it is: neither the image nor the DB has changed.
+        """
+        with self._read(f"find a scan of {image_id}") as connection:
+            row = connection.execute(
+                "SELECT r.id FROM run_images AS i JOIN runs AS r ON r.id = i.run_id"
+                " WHERE i.image_id = ? AND i.status IN ('scanned', 'nothing_analysed')"
+                " AND r.trivy_version = ? AND r.db_updated_at = ?"
+                " ORDER BY r.id DESC LIMIT 1",
+                (image_id, trivy_version, rows.encode_time(db_updated_at)),
+            ).fetchone()
+            if row is None:
+                return None
+            for scan in rows.load_images(connection, row[0]):
+                if scan.image_id == image_id and scan.findings is not None:
+                    return scan
+        return None
+
     def latest_run(
         self,
         *,
