@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 import docker
@@ -20,7 +21,15 @@ from hullcheck.deployment.models import ServiceUpdate
 from hullcheck.discovery.models import DiscoveryProblem, DiscoveryResult, ServiceImage
 from hullcheck.engine import EngineError, LocalImage, inspect_image, pull_image
 from hullcheck.run import RunRecord, RunStatus
-from hullcheck.scanning.models import FailureClass, ImageScan, ScannerError, ScannerInfo, ScanStatus
+from hullcheck.scanning.models import (
+    FailureClass,
+    ImageScan,
+    ScannerError,
+    ScannerInfo,
+    ScanSource,
+    ScanStatus,
+)
+from hullcheck.scanning.reuse import ScanReuse
 from hullcheck.scanning.trivy import ImageScanError
 
 logger = logging.getLogger(__name__)
@@ -50,7 +59,9 @@ ProgressCallback = Callable[[ProgressEvent], None]
 class Scanner(Protocol):
     def prepare(self) -> ScannerInfo: ...
 
-    def scan_image(self, name: str) -> ImageFindings: ...
+    def scan_image(self, name: str, *, sbom_output: Path | None = None) -> ImageFindings: ...
+
+    def scan_sbom(self, sbom: Path) -> ImageFindings: ...
 
 
 class RunStore(Protocol):
@@ -128,6 +139,7 @@ def run_scan(
     store: RunStore | None = None,
     pull_missing: bool = True,
     progress: ProgressCallback | None = None,
+    reuse: ScanReuse | None = None,
 ) -> RunRecord:
     """Scan every image that the discovered services use and record the run.
 
@@ -168,7 +180,7 @@ def run_scan(
                 _store(record, store, target.failure)
                 continue
             notify(ProgressEvent(Stage.SCAN, target.display, index, len(unique)))
-            _store(record, store, _scan_target(scanner, target))
+            _store(record, store, _scan_target(scanner, target, reuse, record.scanner))
 
         _finish(record, store, _final_status(record))
         notify(ProgressEvent(Stage.DONE, command))
@@ -247,12 +259,29 @@ def _scan_name(target: ImageTarget) -> str:
     return local.image_id
 
 
-def _scan_target(scanner: Scanner, target: ImageTarget) -> ImageScan:
+def _scan_target(
+    scanner: Scanner, target: ImageTarget, reuse: ScanReuse | None, info: ScannerInfo | None
+) -> ImageScan:
     local = target.local
     assert local is not None
     started = time.monotonic()
+    if reuse is not None and info is not None:
+        earlier = reuse.previous(local.image_id, info)
+        if earlier is not None:
+            logger.info(
+                "Reused the result for %s (%s): same image and DB", target.display, local.image_id
+            )
+            return earlier.model_copy(
+                update={
+                    "image": target.display,
+                    "services": tuple(target.services),
+                    "repo_digests": local.repo_digests,
+                    "source": ScanSource.REUSED,
+                    "duration_seconds": 0.0,
+                }
+            )
     try:
-        findings = scanner.scan_image(_scan_name(target))
+        findings, source = _analyse(scanner, target, reuse)
     except ImageScanError as error:
         logger.error("Scan of %s (%s) failed: %s", target.display, local.image_id, error)
         scan = _failed(target, error.failure, str(error))
@@ -278,7 +307,28 @@ def _scan_target(scanner: Scanner, target: ImageTarget) -> ImageScan:
         reason=reason,
         findings=findings,
         duration_seconds=time.monotonic() - started,
+        source=source,
     )
+
+
+def _analyse(
+    scanner: Scanner, target: ImageTarget, reuse: ScanReuse | None
+) -> tuple[ImageFindings, ScanSource]:
+    """Match the stored SBOM when there is one, else analyse the image and store its SBOM."""
+    assert target.local is not None
+    if reuse is None:
+        return scanner.scan_image(_scan_name(target)), ScanSource.IMAGE
+    sbom = reuse.sbom_path(target.local.image_id)
+    if reuse.reuse_results and sbom.exists():
+        try:
+            return scanner.scan_sbom(sbom), ScanSource.SBOM
+        except ImageScanError as error:
+            logger.warning(
+                "Matching the stored SBOM of %s failed (%s); analysing the image",
+                target.display,
+                error,
+            )
+    return scanner.scan_image(_scan_name(target), sbom_output=sbom), ScanSource.IMAGE
 
 
 def _failed(target: ImageTarget, failure: FailureClass, reason: str) -> ImageScan:

@@ -45,6 +45,7 @@ from hullcheck.orchestrator import run_scan
 from hullcheck.paths import data_dir, reports_dir
 from hullcheck.reporting import parse_severity_list, render_json, render_markdown, render_table
 from hullcheck.run import RunRecord, RunStatus
+from hullcheck.scanning.reuse import ScanReuse
 from hullcheck.scanning.trivy import DbUpdate
 from hullcheck.storage import HistoryStore
 
@@ -103,6 +104,13 @@ def scan_command(
     db_update: DbUpdateOption = DbUpdate.AUTO,
     db_repository: DbRepositoryOption = None,
     scanners: ScannersOption = "vuln",
+    rescan: Annotated[
+        bool,
+        typer.Option(
+            "--rescan",
+            help="Analyse every image again instead of reusing results of the same image and DB.",
+        ),
+    ] = False,
     no_pull: Annotated[
         bool, typer.Option("--no-pull", help="Scan only images already on the engine.")
     ] = False,
@@ -151,6 +159,7 @@ def scan_command(
             store=store,
             pull_missing=not no_pull,
             progress=on_progress,
+            reuse=ScanReuse(store, data_dir() / "sboms", reuse_results=not rescan),
         )
 
     try:

@@ -81,6 +81,7 @@ def _image(row: ImageRow) -> JsonObject:
         "services": list(scan.services),
         "status": scan.status.value,
         "failure": scan.failure.value if scan.failure else None,
+        "source": scan.source.value,
         "reason": scan.reason,
         "status_text": row.status_text,
         "trivy_version": findings.trivy_version if findings else None,

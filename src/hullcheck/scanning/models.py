@@ -33,6 +33,17 @@ class FailureClass(StrEnum):
     SCANNER_MISSING = "scanner_missing"
 
 
+class ScanSource(StrEnum):
+    """How a scan result was obtained."""
+
+    IMAGE = "image"
+    """Trivy analysed the image itself."""
+    SBOM = "sbom"
+    """Trivy matched the SBOM stored at an earlier scan against the current DB."""
+    REUSED = "reused"
+    """An earlier result of the same image with the same Trivy and DB."""
+
+
 class DatabaseInfo(BaseModel):
     """The Trivy vulnerability DB that a run used, from ``CACHE/db/metadata.json``."""
 
@@ -64,3 +75,4 @@ class ImageScan(BaseModel):
     """Why the scan failed or analysed nothing; None for a normal scan."""
     findings: ImageFindings | None = None
     duration_seconds: float | None = None
+    source: ScanSource = ScanSource.IMAGE

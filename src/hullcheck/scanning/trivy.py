@@ -189,15 +189,17 @@ class TrivyScanner:
         )
         return self._info
 
-    def scan_image(self, name: str) -> ImageFindings:
+    def scan_image(self, name: str, *, sbom_output: Path | None = None) -> ImageFindings:
         """Scan one image from the Docker engine and return its findings.
 
+        With ``sbom_output``, the package inventory is also saved there as CycloneDX, so a
+        later DB can be matched against it without analysing the image again.
         Raises ImageScanError with a failure class; never returns an empty result for a
         failed scan.
         """
         for attempt in (1, 2):
             try:
-                return self._scan_once(name)
+                return self._scan_once(name, sbom_output)
             except ImageScanError as error:
                 if error.failure is FailureClass.CACHE_LOCKED and attempt == 1:
                     logger.warning("Trivy cache busy while scanning %s; retrying once", name)
@@ -206,29 +208,40 @@ class TrivyScanner:
                 raise
         raise AssertionError("unreachable")
 
-    def _scan_once(self, name: str) -> ImageFindings:
+    def scan_sbom(self, sbom: Path) -> ImageFindings:
+        """Match a stored CycloneDX SBOM against the current DB, without the image."""
+        arguments = ["sbom", str(sbom)]
+        return self._run_report(arguments, subject=f"SBOM {sbom.name}", sbom_output=None)
+
+    def _scan_once(self, name: str, sbom_output: Path | None) -> ImageFindings:
+        arguments = ["image", "--image-src", "docker", name]
+        return self._run_report(arguments, subject=name, sbom_output=sbom_output)
+
+    def _run_report(
+        self, arguments: list[str], *, subject: str, sbom_output: Path | None
+    ) -> ImageFindings:
         options = self.options
+        name = subject
         with tempfile.TemporaryDirectory(prefix="hullcheck-scan-") as work:
             output = Path(work) / "report.json"
             command = [
                 str(self.binary),
-                "image",
+                arguments[0],
                 *self._common_flags(),
                 "--skip-db-update",
                 "--skip-java-db-update",
                 "--scanners",
                 ",".join(options.scanners),
-                "--image-src",
-                "docker",
                 "--format",
                 "json",
                 "--timeout",
                 f"{int(options.timeout_seconds)}s",
                 "--output",
                 str(output),
-                name,
+                *(["--list-all-pkgs"] if sbom_output is not None else []),
+                *arguments[1:],
             ]
-            completed = self._run(command, timeout=options.timeout_seconds + 60, subject=name)
+            completed = self._run(command, timeout=options.timeout_seconds + 60, subject=subject)
             log_text = completed.stderr
 
             if completed.returncode != 0:
@@ -242,7 +255,10 @@ class TrivyScanner:
 
             try:
                 document = json.loads(output.read_text(encoding="utf-8"))
-                return parse_trivy_report(document, source=f"Trivy output for {name}")
+                findings = parse_trivy_report(document, source=f"Trivy output for {name}")
+                if sbom_output is not None:
+                    self._convert_to_sbom(output, sbom_output)
+                return findings
             except FileNotFoundError as error:
                 raise ImageScanError(
                     FailureClass.INVALID_OUTPUT, f"invalid_output: Trivy wrote no report for {name}"
@@ -251,6 +267,29 @@ class TrivyScanner:
                 raise ImageScanError(
                     FailureClass.INVALID_OUTPUT, f"invalid_output: {error}"
                 ) from error
+
+    def _convert_to_sbom(self, report: Path, destination: Path) -> None:
+        """Write the report's package list as CycloneDX; a failure only costs the shortcut."""
+        destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        partial = destination.with_suffix(".partial")
+        command = [
+            str(self.binary),
+            "convert",
+            "--format",
+            "cyclonedx",
+            "--output",
+            str(partial),
+            str(report),
+        ]
+        completed = self._run(command, timeout=300, subject=f"SBOM of {report.name}")
+        if completed.returncode != 0:
+            logger.warning(
+                "Could not save the SBOM %s: %s", destination, last_error_line(completed.stderr)
+            )
+            partial.unlink(missing_ok=True)
+            return
+        partial.chmod(0o600)
+        partial.replace(destination)
 
     def _common_flags(self) -> list[str]:
         flags = [

@@ -1,0 +1,45 @@
+"""Skip work Trivy has already done: reuse results, or re-match stored SBOMs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from hullcheck.scanning.models import ImageScan, ScannerInfo
+
+
+class ScanFinder(Protocol):
+    def find_scan(
+        self, image_id: str, *, trivy_version: str, db_updated_at: datetime
+    ) -> ImageScan | None: ...
+
+
+@dataclass
+class ScanReuse:
+    """Where earlier results and SBOMs are found.
+
+    A result is reused only when the image ID, the Trivy version and the DB's UpdatedAt
+    all match, since any of them can change the findings. With a newer DB, the image's
+    stored SBOM is matched again, which costs a fraction of a new analysis.
+    """
+
+    history: ScanFinder
+    sbom_dir: Path
+    reuse_results: bool = True
+    """False analyses every image again (``--rescan``); new SBOMs are still stored."""
+
+    def previous(self, image_id: str, scanner: ScannerInfo) -> ImageScan | None:
+        if (
+            not self.reuse_results
+            or scanner.database is None
+            or scanner.database.updated_at is None
+        ):
+            return None
+        return self.history.find_scan(
+            image_id, trivy_version=scanner.trivy_version, db_updated_at=scanner.database.updated_at
+        )
+
+    def sbom_path(self, image_id: str) -> Path:
+        return self.sbom_dir / f"{image_id.removeprefix('sha256:')}.cdx.json"
