@@ -1,6 +1,7 @@
 """Manifest HEAD requests: the digest a tag resolves to, without pulling anything.
 
 Only HEAD is ever sent for a manifest, because Docker Hub counts a manifest GET as a pull.
+Other API reads, such as a tag list, use GET through ``get_api``: they are not pulls.
 """
 
 from __future__ import annotations
@@ -153,6 +154,82 @@ class RegistryClient:
         self._raise_for_status(response, request_label, ref, hub=hub)
         return self._manifest(response, request_label, ref, rate_limit)
 
+    def get_api(
+        self, ref: ImageReference, path: str, *, request_label: str, accept: str
+    ) -> requests.Response:
+        """GET a registry API ``path`` (``/v2/...`` with its query) of ``ref``'s repository.
+
+        Authenticates like ``head_manifest``: the host's known challenge first, then one
+        retry with a fresh token after a 401. Raises a RegistryError subclass for 401, 403,
+        429 and 5xx statuses, and returns any other response for the caller to read.
+        Manifest paths raise ValueError, because Docker Hub counts a manifest GET as a pull.
+        """
+        if not path.startswith("/v2/") or "/manifests/" in path:
+            raise ValueError(f"get_api only sends non-manifest /v2/ requests, not {path!r}")
+        host = ref.api_host
+        hub = self.is_hub(ref)
+        if hub and self._hub_rate_limited:
+            raise HubRateLimitedError(
+                HUB_RATE_LIMIT_REASON, hint="run again after the limit resets"
+            )
+        url = f"{self.settings.base_url(host)}{path}"
+        response = self._send_authorized("GET", url, ref, request_label, {"Accept": accept})
+        self._log_rate_limit(host, response)
+        if response.status_code in (401, 403, 429) or response.status_code >= 500:
+            self._raise_for_status(response, request_label, ref, hub=hub)
+        return response
+
+    def error_detail(self, response: requests.Response) -> str:
+        """Return the short reason in an error body, with every known secret redacted."""
+        return error_detail(response, self._auth.secrets)
+
+    def _send_authorized(
+        self,
+        method: str,
+        url: str,
+        ref: ImageReference,
+        request_label: str,
+        headers: dict[str, str],
+    ) -> requests.Response:
+        """Send with the host's known challenge, and once more after a 401 challenge."""
+        host = ref.api_host
+        authorization: str | None = None
+        known = self._auth.known_challenge(host)
+        if known is not None:
+            authorization = self._auth.authorization(
+                known, registry=ref.registry, repository=ref.repository
+            )
+        response = self._transport.send(
+            method,
+            url,
+            request_label=request_label,
+            headers=_with_authorization(headers, authorization),
+        )
+        if response.status_code != 401:
+            return response
+        challenge = choose_challenge(
+            parse_www_authenticate(response.headers.get("WWW-Authenticate", ""))
+        )
+        if challenge is None:
+            raise RegistryAuthError(
+                f"{request_label}: HTTP 401 without a Bearer or Basic challenge",
+                hint="check the registry's authentication settings",
+            )
+        self._auth.remember(host, challenge)
+        # A 401 to a token that was sent means it expired or was revoked: fetch anew.
+        authorization = self._auth.authorization(
+            challenge,
+            registry=ref.registry,
+            repository=ref.repository,
+            refresh=authorization is not None,
+        )
+        return self._transport.send(
+            method,
+            url,
+            request_label=request_label,
+            headers=_with_authorization(headers, authorization),
+        )
+
     def _head(self, url: str, request_label: str, authorization: str | None) -> requests.Response:
         headers = {"Accept": MANIFEST_ACCEPT}
         if authorization is not None:
@@ -246,3 +323,9 @@ class RegistryClient:
                 rate_limit.limit,
             )
         return rate_limit
+
+
+def _with_authorization(headers: dict[str, str], authorization: str | None) -> dict[str, str]:
+    if authorization is None:
+        return dict(headers)
+    return {**headers, "Authorization": authorization}
