@@ -14,6 +14,7 @@ from hullcheck.registry.tags import (
     FALLBACK_PAGE_SIZE,
     RepositoryNotFoundError,
     fetch_tags,
+    find_newer_tags,
     list_tags,
 )
 
@@ -185,3 +186,42 @@ def test_get_api_rejects_manifest_path(lab: Lab, registry_client: RegistryClient
         registry_client.get_api(
             ref, "/v2/tests/app/manifests/1", request_label="GET", accept="application/json"
         )
+
+
+def test_find_newer_tags_on_lab(
+    tagged_repository: TaggedRepository, registry_client: RegistryClient
+) -> None:
+    labels = {"hullcheck.tags.exclude": r"^2\."}
+
+    result = find_newer_tags(registry_client, tagged_repository.reference(), labels)
+
+    assert result.tags == ("1.1.0", "1.0.1")
+    assert result.error is None
+    assert result.truncated is False
+
+
+def test_find_newer_tags_latest_sends_nothing(
+    lab: Lab, tagged_repository: TaggedRepository, registry_client: RegistryClient
+) -> None:
+    before = len(lab.registry_requests())
+
+    result = find_newer_tags(registry_client, tagged_repository.reference(tag="latest"))
+
+    assert result.tags == ()
+    assert result.error is None
+    assert lab.registry_requests()[before:] == []
+
+
+def test_find_newer_tags_reports_errors(lab: Lab, registry_client: RegistryClient) -> None:
+    missing = parse_reference(f"{lab.registry}/tests/never-pushed:1.0.0")
+
+    not_found = find_newer_tags(registry_client, missing)
+    invalid_label = find_newer_tags(
+        registry_client, missing, {"hullcheck.tags.include": "(unclosed"}
+    )
+
+    assert not_found.tags == ()
+    assert not_found.error is not None
+    assert "not found" in not_found.error
+    assert invalid_label.error is not None
+    assert "hullcheck.tags.include" in invalid_label.error

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 
+from hullcheck.analysis.versions import TagFilter, TagFilterError, newer_tags, parse_tag
 from hullcheck.discovery.models import ImageReference
 from hullcheck.registry.client import RegistryClient
 from hullcheck.registry.errors import RegistryError, RegistryProtocolError
@@ -55,6 +57,40 @@ class TagListing:
     """Requests sent, including one retry with a smaller page size."""
     truncated: bool = False
     """True when ``max_pages`` ran out before the registry's last page."""
+
+
+@dataclass(frozen=True)
+class NewerTags:
+    """Newer tags of an image's series, for a report next to its digest check."""
+
+    tags: tuple[str, ...] = ()
+    """Newest first; empty when the tag has no series or the check failed."""
+    error: str | None = None
+    """Why the check failed: a registry error or an invalid tag filter label."""
+    truncated: bool = False
+
+
+def find_newer_tags(
+    client: RegistryClient, ref: ImageReference, labels: Mapping[str, str] | None = None
+) -> NewerTags:
+    """List ``ref``'s tags and return the newer ones of its series; never raises.
+
+    No request is sent for a tag without a version (``latest``), which has no series.
+    ``labels`` are the service labels with the tag filters. This only reports: no tag is
+    ever switched.
+    """
+    tag = ref.effective_tag
+    if tag is None or parse_tag(tag) is None:
+        return NewerTags()
+    try:
+        # An invalid filter label fails before any request is sent.
+        TagFilter.from_labels(labels)
+        listing = fetch_tags(client, ref)
+        newer = newer_tags(ref, listing.tags, labels)
+    except (RegistryError, TagFilterError) as error:
+        logger.warning("%s: newer tags not checked: %s", ref.normalized, error)
+        return NewerTags(error=str(error))
+    return NewerTags(tuple(newer), truncated=listing.truncated)
 
 
 def list_tags(
