@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import docker
 import docker.errors
 import requests.exceptions
 
-from hullcheck.errors import HullcheckError
+from hullcheck.errors import ConfigurationError, HullcheckError
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +26,22 @@ class LocalImage:
     repo_tags: tuple[str, ...]
 
 
+DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "http://", "https://", "npipe://")
+
+
+def validate_docker_host(docker_host: str) -> None:
+    """Raise ConfigurationError for an address the Docker SDK cannot use."""
+    if not docker_host.startswith(DOCKER_HOST_SCHEMES):
+        raise ConfigurationError(
+            f"invalid Docker host {docker_host!r}",
+            hint="write it as unix:///var/run/docker.sock or tcp://HOST:PORT",
+        )
+
+
 def connect(docker_host: str | None = None, *, timeout: int = 120) -> docker.DockerClient:
     """Connect to the engine at ``docker_host`` (else DOCKER_HOST, else the default socket)."""
+    if docker_host:
+        validate_docker_host(docker_host)
     try:
         if docker_host:
             client = docker.DockerClient(base_url=docker_host, timeout=timeout)
@@ -34,12 +49,35 @@ def connect(docker_host: str | None = None, *, timeout: int = 120) -> docker.Doc
             client = docker.from_env(timeout=timeout)
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
-        where = docker_host or "DOCKER_HOST or the default socket"
+        where = docker_host or os.environ.get("DOCKER_HOST") or "the default socket"
         raise EngineError(
-            f"cannot reach the Docker engine at {where}: {error}",
-            hint="start Docker, or set --docker-host / DOCKER_HOST to its socket (unix:///PATH)",
+            f"cannot reach the Docker engine at {where}: {_plain_reason(error)}",
+            hint="start Docker, or point --docker-host or DOCKER_HOST at its socket, e.g. unix:///var/run/docker.sock",
         ) from error
     return client
+
+
+def _plain_reason(error: Exception) -> str:
+    """Name the cause of a connection failure without the SDK's nested exception text."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, FileNotFoundError):
+            return "the socket does not exist"
+        if isinstance(cause, PermissionError):
+            return "permission denied on the socket (run as root or join the docker group)"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        cause = (
+            cause.__cause__
+            or cause.__context__
+            or (
+                cause.args[1]
+                if len(cause.args) > 1 and isinstance(cause.args[1], BaseException)
+                else None
+            )
+        )
+    text = str(error)
+    return "no answer" if "timed out" in text.lower() else "connection failed"
 
 
 def inspect_image(client: docker.DockerClient, name: str) -> LocalImage | None:

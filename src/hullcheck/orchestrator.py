@@ -96,6 +96,8 @@ class ImageTarget:
     """A service whose registry reference can be pulled when the image is missing locally."""
     failure: ImageScan | None = None
     local: LocalImage | None = None
+    alternatives: list[str] = field(default_factory=list)
+    """Other local names to try when ``name`` is not on the engine."""
 
 
 def plan_targets(discovery: DiscoveryResult) -> list[ImageTarget]:
@@ -121,11 +123,22 @@ def plan_targets(discovery: DiscoveryResult) -> list[ImageTarget]:
         elif service.local_image_name:
             name = display = service.local_image_name
         else:
-            continue  # No image at all: discovery already reported the problem.
+            # No usable reference: a failed row with the reason, never a missing one.
+            name = f"{label} (no image)"
+            reason = (
+                "; ".join(problem.message for problem in service.problems) or "no image reference"
+            )
+            failed = ImageTarget(name=name, display=service.image_text or name, services=[label])
+            failed.failure = _failed(failed, FailureClass.INVALID_REFERENCE, reason)
+            targets[name] = failed
+            continue
         target = targets.setdefault(name, ImageTarget(name=name, display=display))
         target.services.append(label)
         if service.image is not None and not service.local_build and target.pullable is None:
             target.pullable = service
+        if service.local_build and service.image is None:
+            # Compose v1 names a built image <project>_<service>, v2 <project>-<service>.
+            target.alternatives = [f"{service.project}_{service.service}"]
     return list(targets.values())
 
 
@@ -201,6 +214,8 @@ def _resolve_targets(
 ) -> None:
     for index, target in enumerate(targets, start=1):
         notify(ProgressEvent(Stage.RESOLVE, target.display, index, len(targets)))
+        if target.failure is not None:
+            continue
         if client is None:
             target.failure = _failed(
                 target,
@@ -210,6 +225,11 @@ def _resolve_targets(
             continue
         try:
             target.local = inspect_image(client, target.name)
+            for alternative in target.alternatives:
+                if target.local is None:
+                    target.local = inspect_image(client, alternative)
+                    if target.local is not None:
+                        target.name = alternative
             if target.local is None and target.pullable is not None and pull_missing:
                 notify(ProgressEvent(Stage.PULL, target.display, index, len(targets)))
                 reference = target.pullable.image

@@ -54,11 +54,14 @@ class RunRecord(BaseModel):
     def failed_images(self) -> list[ImageScan]:
         return [scan for scan in self.images if scan.status is ScanStatus.FAILED]
 
-    def reaches(self, threshold: Severity) -> bool:
+    def reaches(self, threshold: Severity, *, fixable_only: bool = False) -> bool:
         """True when any scanned image has a finding at or above ``threshold``."""
         for scan in self.images:
             if scan.findings is None:
                 continue
-            if any(f.severity.rank >= threshold.rank for f in scan.findings.findings):
-                return True
+            for finding in scan.findings.findings:
+                if fixable_only and not finding.fixable:
+                    continue
+                if finding.severity.rank >= threshold.rank:
+                    return True
         return False

@@ -76,7 +76,9 @@ def run_update(
     """Update every deployed service whose tag moved, as the policy allows; record the run."""
     notify = progress or (lambda event: None)
     record = RunRecord(
-        command="update", started_at=datetime.now(UTC), problems=discovery.all_problems()
+        command="update --dry-run" if options.dry_run else "update",
+        started_at=datetime.now(UTC),
+        problems=discovery.all_problems(),
     )
     record.run_id = store.begin_run(record) if store else None
     try:
@@ -324,7 +326,7 @@ def _decide(
         reason = candidate.scan_error or "the running image could not be scanned"
         if policy is Policy.STRICT:
             return Decision(False, f"strict policy: {reason}")
-        return Decision(True, "availability policy: updated without a complete scan", (reason,))
+        return Decision(True, "availability policy, without a complete scan", (reason,))
     return decide(policy, running, candidate.findings, known_exploited=options.known_exploited)
 
 
@@ -361,7 +363,7 @@ def _deploy(
         RecreateStatus.ROLLED_BACK: UpdateAction.ROLLED_BACK,
     }.get(outcome.status, UpdateAction.FAILED)
     if update.action is UpdateAction.UPDATED:
-        update.reason = f"{decision.reason}: now on {candidate.check.remote_digest}"
+        update.reason = f"updated to {candidate.check.remote_digest} ({decision.reason})"
     elif not outcome.containers_replaced:
         update.reason = (
             f"update failed, kept the running version: {outcome.reason or 'no reason given'}"

@@ -21,7 +21,7 @@ from hullcheck.discovery.compose import discover_compose, find_compose_files
 from hullcheck.discovery.models import DiscoveryProblem, DiscoveryResult, ProblemKind
 from hullcheck.discovery.running import discover_running, merge_running
 from hullcheck.engine import EngineError, connect
-from hullcheck.errors import HullcheckError
+from hullcheck.errors import ConfigurationError, HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.orchestrator import ProgressCallback, ProgressEvent, Stage
 from hullcheck.paths import cache_dir
@@ -168,16 +168,27 @@ def discover(
             )
         except HullcheckError as error:
             fail(error)
+        if not result.services and result.all_problems():
+            # Nothing to check at all: the input is broken, not one service of it.
+            print_problems(result.all_problems())
+            fail(
+                HullcheckError(
+                    "no service could be read from the compose files", hint="fix the problems above"
+                )
+            )
 
     client = None
     engine_error = None
     if running or need_engine:
         try:
             client = connect(docker_host)
+        except ConfigurationError as error:
+            fail(error)
         except EngineError as error:
+            if running:
+                fail(error)
+            # Reported once, with the other discovery problems.
             engine_error = str(error)
-            level = logging.ERROR if running else logging.WARNING
-            logger.log(level, "%s", error)
             result.problems.append(
                 DiscoveryProblem(
                     kind=ProblemKind.ENGINE_UNAVAILABLE, message=str(error), blocks_deploy=False

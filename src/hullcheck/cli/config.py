@@ -7,10 +7,10 @@ import os
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from hullcheck.cli.console import report_console
 from hullcheck.config import SETTINGS, Setting, current_config
 from hullcheck.config.loader import default_config_path
 
@@ -76,7 +76,7 @@ def show_command(
                 for key in ("name", "value", "source", "env", "flag")
             )
         )
-    Console().print(table)
+    report_console().print(table)
 
 
 @config_app.command("path")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -23,6 +24,18 @@ def configure_logging(level: int, *, debug: bool = False) -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
     logger.propagate = False
+
+
+def report_console() -> Console:
+    """Return the console for reports on stdout: wide when stdout is a file or a pipe.
+
+    Rich falls back to 80 columns off a terminal, which wraps image references and
+    digests across many lines; 160 keeps a report row on one line. COLUMNS still wins.
+    """
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        return Console(width=160)
+    return console
 
 
 def debug_enabled() -> bool:

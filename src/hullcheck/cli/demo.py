@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from hullcheck.cli.common import fail, progress_reporter, say
-from hullcheck.cli.console import stderr_console
+from hullcheck.cli.console import report_console, stderr_console
 from hullcheck.cli.scan import exit_code_for, write_run_reports
 from hullcheck.errors import ConfigurationError, HullcheckError
 from hullcheck.paths import data_dir
@@ -70,7 +69,7 @@ def demo_command(
                 lab, directory, history_db=demo_data / "history.db", progress=on_progress
             )
         reports = write_run_reports(result.run, DEFAULT_SEVERITIES, demo_data / "reports")
-        render_table(result.run, Console(), severities=DEFAULT_SEVERITIES)
+        render_table(result.run, report_console(), severities=DEFAULT_SEVERITIES)
         say(f"Reports: {', '.join(str(path) for path in reports)}")
         say(f"History: hullcheck history --db {result.history_db}")
         if keep:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hullcheck.cli.console import debug_enabled, stderr_console
+from hullcheck.cli.console import debug_enabled, report_console, stderr_console
 from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.run import RunStatus
@@ -167,7 +167,7 @@ def history_command(
     if not runs:
         stderr_console.print(Text(f"No runs recorded in {path} yet."), soft_wrap=True)
         return
-    render_history_table(runs, path, Console())
+    render_history_table(runs, path, report_console())
 
 
 def register(app: typer.Typer) -> None:

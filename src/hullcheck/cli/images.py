@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -13,7 +14,6 @@ from rich.text import Text
 from hullcheck.cli.common import (
     DockerHostOption,
     EnvFileOption,
-    OutputFormat,
     PathsArgument,
     ProfileOption,
     ProjectNameOption,
@@ -21,9 +21,15 @@ from hullcheck.cli.common import (
     discover,
     print_problems,
 )
+from hullcheck.cli.console import report_console
 from hullcheck.discovery.models import DiscoveryResult, ServiceImage
 
 IMAGES_SCHEMA_VERSION = 1
+
+
+class ListFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
 
 
 def service_row(service: ServiceImage) -> dict[str, object]:
@@ -35,7 +41,8 @@ def service_row(service: ServiceImage) -> dict[str, object]:
         "image_text": service.image_text,
         "registry": service.image.registry if service.image else None,
         "repository": service.image.repository if service.image else None,
-        "tag": service.image.tag if service.image else None,
+        # The tag Docker uses: latest when none is written and no digest pins the image.
+        "tag": service.image.effective_tag if service.image else None,
         "digest": service.image.digest if service.image else None,
         "pinned": service.pinned,
         "local_build": service.local_build,
@@ -107,9 +114,8 @@ def images_command(
     running: RunningOption = False,
     docker_host: DockerHostOption = None,
     output_format: Annotated[
-        OutputFormat,
-        typer.Option("--format", "-f", help="table or json (markdown is not offered here)."),
-    ] = OutputFormat.TABLE,
+        ListFormat, typer.Option("--format", "-f", help="table or json.")
+    ] = ListFormat.TABLE,
 ) -> None:
     """List every service and its image, as Compose would resolve them."""
     result, _client, _error = discover(
@@ -122,10 +128,10 @@ def images_command(
         need_engine=False,
     )
     print_problems(result.all_problems())
-    if output_format is OutputFormat.JSON:
+    if output_format is ListFormat.JSON:
         typer.echo(render_images_json(result))
     else:
-        render_images_table(result, Console())
+        render_images_table(result, report_console())
 
 
 def register(app: typer.Typer) -> None:

@@ -22,7 +22,7 @@ from hullcheck.cli.common import (
     fail,
     progress_reporter,
 )
-from hullcheck.cli.console import stderr_console
+from hullcheck.cli.console import report_console, stderr_console
 from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.paths import data_dir
@@ -109,7 +109,7 @@ def recheck_command(
                 (
                     store.load_run(s.run_id)
                     for s in store.list_runs(limit=50)
-                    if s.command in ("scan", "update", "recheck")
+                    if s.command in ("scan", "update", "recheck", "demo")
                     and s.status in (RunStatus.COMPLETE, RunStatus.PARTIAL)
                 ),
                 None,
@@ -134,7 +134,7 @@ def recheck_command(
     if output_format == "json":
         typer.echo(render_recheck_json(result), nl=False)
     else:
-        render_recheck_table(result, Console())
+        render_recheck_table(result, report_console())
     if result.record.error:
         fail(HullcheckError(result.record.error), ExitCode.SCAN_FAILED)
     raise typer.Exit(

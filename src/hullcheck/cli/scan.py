@@ -35,7 +35,7 @@ from hullcheck.cli.common import (
     progress_reporter,
     say,
 )
-from hullcheck.cli.console import stderr_console
+from hullcheck.cli.console import report_console, stderr_console
 from hullcheck.config import setting
 from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
@@ -54,11 +54,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_SEVERITY_OPTION = str(setting("severity").default)
 
 
-def exit_code_for(run: RunRecord, fail_on: Severity | None) -> ExitCode:
+def exit_code_for(
+    run: RunRecord, fail_on: Severity | None, *, fixable_only: bool = False
+) -> ExitCode:
     """Failed scans outrank findings: a report with holes must not look like a policy verdict."""
     if run.status is RunStatus.FAILED or run.failed_images():
         return ExitCode.SCAN_FAILED
-    if fail_on is not None and run.reaches(fail_on):
+    if fail_on is not None and run.reaches(fail_on, fixable_only=fixable_only):
         return ExitCode.FINDINGS
     return ExitCode.SUCCESS
 
@@ -104,6 +106,13 @@ def scan_command(
     db_update: DbUpdateOption = DbUpdate.AUTO,
     db_repository: DbRepositoryOption = None,
     scanners: ScannersOption = "vuln",
+    hide_unfixed: Annotated[
+        bool,
+        typer.Option(
+            "--hide-unfixed",
+            help="Leave out findings with no fixed version (affected, will_not_fix, fix_deferred, end_of_life) from the detail and from --fail-on.",
+        ),
+    ] = False,
     rescan: Annotated[
         bool,
         typer.Option(
@@ -165,13 +174,13 @@ def scan_command(
     try:
         for path in write_run_reports(run, severities):
             logger.info("Report written to %s", path)
-        emit_report(run, output_format, output, severities)
+        emit_report(run, output_format, output, severities, hide_unfixed=hide_unfixed)
     except HullcheckError as error:
         fail(error)
 
     if run.error:
         say(f"[bold red]error:[/] {escape(run.error)}")
-    raise typer.Exit(int(exit_code_for(run, fail_on)))
+    raise typer.Exit(int(exit_code_for(run, fail_on, fixable_only=hide_unfixed)))
 
 
 def emit_report(
@@ -179,20 +188,22 @@ def emit_report(
     output_format: OutputFormat,
     output: Path | None,
     severities: tuple[Severity, ...],
+    *,
+    hide_unfixed: bool = False,
 ) -> None:
     """Print the report on stdout, or write it to ``output``."""
     if output_format is OutputFormat.TABLE:
         if output is None:
-            render_table(run, Console(), severities=severities)
+            render_table(run, report_console(), severities=severities, hide_unfixed=hide_unfixed)
             return
         recorder = Console(record=True, width=120, file=io.StringIO())
-        render_table(run, recorder, severities=severities)
+        render_table(run, recorder, severities=severities, hide_unfixed=hide_unfixed)
         write_atomic(output, recorder.export_text())
         return
     text = (
-        render_json(run, severities=severities)
+        render_json(run, severities=severities, hide_unfixed=hide_unfixed)
         if output_format is OutputFormat.JSON
-        else render_markdown(run, severities=severities)
+        else render_markdown(run, severities=severities, hide_unfixed=hide_unfixed)
     )
     if output is None:
         typer.echo(text, nl=False)

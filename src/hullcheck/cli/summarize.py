@@ -17,7 +17,7 @@ from rich.text import Text
 
 from hullcheck.analysis.models import ImageFindings, Severity
 from hullcheck.analysis.trivy_json import load_trivy_report, parse_trivy_json
-from hullcheck.cli.console import debug_enabled, stderr_console
+from hullcheck.cli.console import debug_enabled, report_console, stderr_console
 from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.fileio import write_atomic
@@ -158,7 +158,9 @@ def _emit(
 ) -> None:
     """Print the report on stdout, or write it atomically to ``output``."""
     if report_format is ReportFormat.TABLE and output is None:
-        render_table(run, Console(), severities=severities, hide_unfixed=hide_unfixed_findings)
+        render_table(
+            run, report_console(), severities=severities, hide_unfixed=hide_unfixed_findings
+        )
         return
 
     if report_format is ReportFormat.TABLE:

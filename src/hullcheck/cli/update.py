@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from hullcheck.cli.common import (
     DbRepositoryOption,
@@ -31,7 +30,7 @@ from hullcheck.cli.common import (
     print_problems,
     progress_reporter,
 )
-from hullcheck.cli.console import stderr_console
+from hullcheck.cli.console import report_console, stderr_console
 from hullcheck.config import setting
 from hullcheck.deployment.models import Policy, UpdateAction
 from hullcheck.errors import HullcheckError
@@ -130,7 +129,7 @@ def update_command(
             else:
                 write_atomic(output, text)
         else:
-            render_update_table(run, Console(), dry_run=dry_run)
+            render_update_table(run, report_console(), dry_run=dry_run)
     except HullcheckError as error:
         fail(error)
     raise typer.Exit(int(update_exit_code(run)))

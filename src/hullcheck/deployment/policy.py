@@ -90,14 +90,14 @@ def decide(
             blockers.append(f"new CRITICAL {', '.join(new_critical)}")
         if blockers:
             return Decision(False, f"strict policy: the update brings {'; '.join(blockers)}")
-        return Decision(True, "strict policy: no new CRITICAL or known-exploited findings")
+        return Decision(True, "strict policy, no new CRITICAL or known-exploited findings")
 
     escalations = []
     if new_exploited:
         escalations.append(f"brings known-exploited {', '.join(new_exploited)}")
     if new_fixable_critical:
         escalations.append(f"brings new fixable CRITICAL {', '.join(new_fixable_critical)}")
-    return Decision(True, "availability policy: updated", tuple(escalations))
+    return Decision(True, "availability policy", tuple(escalations))
 
 
 def policy_from_labels(labels: Mapping[str, str], default: Policy) -> Policy:

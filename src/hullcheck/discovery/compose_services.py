@@ -97,8 +97,8 @@ def build_service_image(
         add(
             ProblemKind.MISSING_FILE,
             f"service {definition.name}: env_file {env_path} not found; its image is still "
-            "checked, but docker compose up fails until the file exists or the entry sets "
-            "required: false",
+            "checked, but docker compose up fails until the file exists (Compose 2.24 and "
+            "later also accept required: false on the entry)",
             definition.file,
         )
 

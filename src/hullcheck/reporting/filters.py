@@ -25,13 +25,13 @@ def parse_severity_list(text: str) -> tuple[Severity, ...]:
             continue
         if name not in Severity.__members__:
             raise ConfigurationError(
-                f"invalid severity {part.strip()!r} in --severity {text!r}",
+                f"invalid severity {part.strip()!r} in --severity / HULLCHECK_SEVERITY {text!r}",
                 hint="use a comma-separated list of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN",
             )
         chosen.add(Severity(name))
     if not chosen:
         raise ConfigurationError(
-            f"no severity in --severity {text!r}",
+            f"no severity in --severity / HULLCHECK_SEVERITY {text!r}",
             hint="give at least one, for example CRITICAL,HIGH",
         )
     return tuple(sorted(chosen, key=lambda severity: -severity.rank))

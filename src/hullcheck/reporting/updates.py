@@ -52,7 +52,11 @@ def render_update_json(
 def render_update_table(run: RunRecord, console: Console, *, dry_run: bool) -> None:
     """Print one row per service: action, reason and how the update changes the findings."""
     title = "Update plan (dry run: nothing was changed)" if dry_run else "Update results"
-    table = Table(title=title, title_justify="left")
+    table = Table(
+        title=title,
+        title_justify="left",
+        caption="Fixed, New and Open count vulnerability IDs of every severity, running image against the new one.",
+    )
     for column in ("Service", "Image", "Action", "Fixed", "New", "Open", "Reason"):
         table.add_column(column, overflow="fold")
     for update in run.updates:

@@ -31,6 +31,8 @@ class FailureClass(StrEnum):
     SCANNER_CRASHED = "scanner_crashed"
     INVALID_OUTPUT = "invalid_output"
     SCANNER_MISSING = "scanner_missing"
+    INVALID_REFERENCE = "invalid_reference"
+    """Discovery found no usable image reference for the service (see the reason)."""
 
 
 class ScanSource(StrEnum):
