@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import NewType
 
@@ -68,6 +69,73 @@ class AffectedPackage(BaseModel):
         return self.status == "fixed" or bool(self.fixed_version)
 
 
+class KevEntry(BaseModel):
+    """A CISA Known Exploited Vulnerabilities catalog entry: exploitation seen in the wild."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cve_id: str
+    vendor_project: str | None = None
+    product: str | None = None
+    vulnerability_name: str | None = None
+    date_added: date | None = None
+    due_date: date | None = None
+    """Remediation deadline CISA sets for US federal agencies."""
+    known_ransomware: bool = False
+    """True when the catalog's ``knownRansomwareCampaignUse`` is ``Known``."""
+    required_action: str | None = None
+
+
+class EpssScore(BaseModel):
+    """A FIRST EPSS score: the probability of exploitation activity in the next 30 days."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cve_id: str
+    probability: float
+    """The ``epss`` column, from 0 to 1."""
+    percentile: float
+    """Share of scored CVEs with a probability at or below this one, from 0 to 1."""
+    score_date: date | None = None
+
+
+class VexJustification(StrEnum):
+    """OpenVEX v0.2.0 justification labels for a ``not_affected`` statement."""
+
+    COMPONENT_NOT_PRESENT = "component_not_present"
+    VULNERABLE_CODE_NOT_PRESENT = "vulnerable_code_not_present"
+    VULNERABLE_CODE_NOT_IN_EXECUTE_PATH = "vulnerable_code_not_in_execute_path"
+    VULNERABLE_CODE_CANNOT_BE_CONTROLLED_BY_ADVERSARY = (
+        "vulnerable_code_cannot_be_controlled_by_adversary"
+    )
+    INLINE_MITIGATIONS_ALREADY_EXIST = "inline_mitigations_already_exist"
+
+
+class Acceptance(BaseModel):
+    """One entry of the risk register: a vulnerability accepted until a date.
+
+    Without ``image`` and ``package`` the entry covers every image. ``image`` is a
+    normalised reference, with a tag or digest only when the user gave one.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    vulnerability_id: str
+    reason: str
+    expires: date
+    """First day on which the acceptance no longer applies."""
+    image: str | None = None
+    package: str | None = None
+    """A package name as Trivy reports it, or a package URL (``pkg:deb/debian/zlib1g``)."""
+    accepted_on: date | None = None
+    accepted_by: str | None = None
+    justification: VexJustification | None = None
+    """Set when the owner states the image is not affected, rather than accepting a risk."""
+
+    def expired(self, today: date) -> bool:
+        return today >= self.expires
+
+
 class Finding(BaseModel):
     """One vulnerability ID in one image, with every package it affects."""
 
@@ -82,6 +150,14 @@ class Finding(BaseModel):
     vendor_severity: dict[str, int] = Field(default_factory=dict)
     """Per-vendor severity integers from Trivy (0 unknown to 4 critical), for display only."""
     primary_url: str | None = None
+    kev: KevEntry | None = None
+    """Set by ``enrichment.priority.enrich`` when the ID is in the CISA KEV catalog."""
+    epss: EpssScore | None = None
+    """Set by ``enrichment.priority.enrich`` when FIRST EPSS scores the ID."""
+    accepted: Acceptance | None = None
+    """Set by ``risks.apply_acceptances`` when an active register entry covers this finding."""
+    priority: int | None = None
+    """Rank from ``enrichment.priority.rank_findings``: 1 is the most urgent."""
 
     @property
     def fixable(self) -> bool:

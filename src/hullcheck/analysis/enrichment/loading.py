@@ -1,0 +1,56 @@
+"""Load both exploitability feeds at once, for the scan and update pipelines."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+from hullcheck.analysis.enrichment.epss import EPSS_URL, EpssScores, load_epss
+from hullcheck.analysis.enrichment.kev import KEV_URL, KevCatalog, load_kev
+from hullcheck.analysis.enrichment.priority import enrich
+from hullcheck.analysis.enrichment.status import EnrichmentStatus
+from hullcheck.analysis.models import ImageFindings
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    """The feeds a run loaded, None for each one that is missing, and their status."""
+
+    kev: KevCatalog | None
+    epss: EpssScores | None
+    status: EnrichmentStatus
+
+    @property
+    def known_exploited(self) -> frozenset[str]:
+        """KEV IDs for ``deployment.policy.decide``; empty when the catalog is missing."""
+        return self.kev.ids if self.kev is not None else frozenset()
+
+    def apply(self, image_findings: ImageFindings) -> ImageFindings:
+        """Return ``image_findings`` enriched and ranked (see ``priority.enrich``)."""
+        return enrich(image_findings, self.kev, self.epss)
+
+
+def load_enrichment(
+    cache_dir: Path,
+    *,
+    kev_location: str | None = KEV_URL,
+    epss_location: str | None = EPSS_URL,
+    cve_ids: Collection[str] | None = None,
+    session: requests.Session | None = None,
+    now: datetime | None = None,
+) -> Enrichment:
+    """Load the KEV catalog and the EPSS scores; never raises for a feed failure.
+
+    A location of None leaves that feed out. ``cve_ids`` keeps only those EPSS scores in
+    memory. ``cache_dir`` holds the downloaded copies between runs.
+    """
+    moment = now or datetime.now(UTC)
+    kev, kev_status = load_kev(cache_dir, kev_location, session=session, now=moment)
+    epss, epss_status = load_epss(
+        cache_dir, epss_location, only=cve_ids, session=session, now=moment
+    )
+    return Enrichment(kev=kev, epss=epss, status=EnrichmentStatus(kev=kev_status, epss=epss_status))
