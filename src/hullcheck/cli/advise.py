@@ -42,6 +42,7 @@ from hullcheck.cli.common import (
     progress_reporter,
 )
 from hullcheck.cli.console import stderr_console
+from hullcheck.config import setting
 from hullcheck.discovery.compose import find_compose_files
 from hullcheck.discovery.models import DiscoveryResult, InvalidReferenceError, ServiceImage
 from hullcheck.discovery.references import parse_reference
@@ -98,24 +99,13 @@ def advise_command(
             "--keep-images", help="Keep the images advise pulled (default: remove them after)."
         ),
     ] = False,
-    severity: Annotated[
-        str,
-        typer.Option(
-            "--severity", help="Severities listed per vulnerability in the table (JSON has all)."
-        ),
-    ] = "CRITICAL,HIGH",
+    # The table lists these severities per vulnerability; the JSON document lists all.
+    severity: Annotated[str, setting("severity").option()] = str(setting("severity").default),
     env_file: EnvFileOption = None,
     profile: ProfileOption = None,
     project_name: ProjectNameOption = None,
     docker_host: DockerHostOption = None,
-    insecure_registry: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--insecure-registry",
-            envvar="HULLCHECK_INSECURE_REGISTRIES",
-            help="Registry host reached over plain HTTP (repeatable; loopback always is).",
-        ),
-    ] = None,
+    insecure_registry: Annotated[list[str] | None, setting("insecure_registry").option()] = None,
     scan_timeout: ScanTimeoutOption = 1800.0,
     trivy: TrivyOption = None,
     trivy_cache: TrivyCacheOption = None,
