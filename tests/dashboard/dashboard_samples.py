@@ -149,11 +149,11 @@ def seeded_runs() -> list[RunRecord]:
     ]
 
 
-def seed_history(path: Path) -> SeededHistory:
-    """Write the sample runs to a new history at ``path`` and return their ids."""
+def seed_history(path: Path, records: list[RunRecord] | None = None) -> SeededHistory:
+    """Write ``records`` (default: the sample runs) to a new history; the last stays running."""
     run_ids = []
+    records = records if records is not None else seeded_runs()
     with HistoryStore.open(path) as store:
-        records = seeded_runs()
         for record in records[:-1]:
             run_id = store.begin_run(
                 RunRecord(command=record.command, started_at=record.started_at), pid=None
