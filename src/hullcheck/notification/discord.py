@@ -1,9 +1,9 @@
 """Send a message to a Discord webhook: paged embeds, sequential posts, rate-limit retries.
 
-hullcheck posts to Discord itself instead of through Apprise's Discord plugin (Apprise
-2.3), because that plugin posts to the unversioned ``/api/webhooks`` path, retries a 429
-once without reading ``retry_after``, logs the full webhook URL at DEBUG level, and builds
-its own embeds. Every other target still goes through Apprise.
+hullcheck posts to Discord itself instead of through Apprise's Discord plugin. In Apprise
+2.3 that plugin posts to the unversioned ``/api/webhooks`` path and retries a 429 once
+without reading ``retry_after``. It also logs the full webhook URL at DEBUG level and
+builds its own embeds. Every other target still goes through Apprise.
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ import requests
 
 from hullcheck import __version__
 from hullcheck.notification.discord_layout import DiscordLimits, discord_payloads
-from hullcheck.notification.discord_url import DEFAULT_API_BASE, parse_discord_url
+from hullcheck.notification.discord_url import (
+    DEFAULT_API_BASE,
+    DiscordWebhook,
+    parse_discord_url,
+)
 from hullcheck.notification.models import DeliveryResult, NotificationMessage
 from hullcheck.notification.redact import redact_text, url_secrets
 
@@ -103,8 +107,9 @@ class DiscordSender:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """``session`` None opens a session for each delivery and closes it afterwards."""
         self.options = options or DiscordOptions()
-        self._session = session or requests.Session()
+        self._session = session
         self._sleep = sleep
 
     def send(self, url: str, message: NotificationMessage) -> DeliveryResult:
@@ -113,40 +118,21 @@ class DiscordSender:
         if webhook is None:
             raise ValueError("send() needs a Discord webhook URL; check is_discord_url() first")
         target = webhook.redacted()
-        secrets = url_secrets(url)
-        version = self.options.api_version
-        if version is None:
-            version = webhook.version
-        endpoint = webhook.endpoint(self.options.api_base, self.options.api_version)
         payloads = discord_payloads(
             message,
             text_only=webhook.text_only,
             username=webhook.username,
             limits=self.options.limits,
         )
-        params = {"thread_id": webhook.thread_id} if webhook.thread_id else {}
         budget = _Budget(self.options.max_total_wait)
+        session = self._session or requests.Session()
+        try:
+            accepted, errors = self._send_payloads(session, webhook, payloads, budget, target)
+        finally:
+            if self._session is None:
+                session.close()
 
-        accepted = 0
-        errors: list[str] = []
-        bucket_wait = 0.0
-        for index, payload in enumerate(payloads, start=1):
-            if bucket_wait > 0 and budget.allows(bucket_wait):
-                logger.debug("Discord bucket empty for %s; waiting %.2f s", target, bucket_wait)
-                self._wait(bucket_wait, budget)
-            post = self._post(endpoint, payload, params, version, budget, target)
-            bucket_wait = post.bucket_wait
-            if post.accepted:
-                accepted += 1
-                continue
-            errors.append(f"message {index} of {len(payloads)}: {post.error}")
-            if post.fatal:
-                skipped = len(payloads) - index
-                if skipped:
-                    errors.append(f"{skipped} later messages not sent")
-                break
-
-        error = redact_text("; ".join(errors), secrets) if errors else None
+        error = redact_text("; ".join(errors), url_secrets(url)) if errors else None
         if error:
             logger.warning("Discord notification to %s failed: %s", target, error)
         else:
@@ -160,8 +146,44 @@ class DiscordSender:
             waited_seconds=budget.waited,
         )
 
+    def _send_payloads(
+        self,
+        session: requests.Session,
+        webhook: DiscordWebhook,
+        payloads: list[dict[str, Any]],
+        budget: _Budget,
+        target: str,
+    ) -> tuple[int, list[str]]:
+        """Post the payloads in order; return how many were accepted and the errors."""
+        version = self.options.api_version
+        if version is None:
+            version = webhook.version
+        endpoint = webhook.endpoint(self.options.api_base, self.options.api_version)
+        params = {"thread_id": webhook.thread_id} if webhook.thread_id else {}
+
+        accepted = 0
+        errors: list[str] = []
+        bucket_wait = 0.0
+        for index, payload in enumerate(payloads, start=1):
+            if bucket_wait > 0 and budget.allows(bucket_wait):
+                logger.debug("Discord bucket empty for %s; waiting %.2f s", target, bucket_wait)
+                self._wait(bucket_wait, budget)
+            post = self._post(session, endpoint, payload, params, version, budget, target)
+            bucket_wait = post.bucket_wait
+            if post.accepted:
+                accepted += 1
+                continue
+            errors.append(f"message {index} of {len(payloads)}: {post.error}")
+            if post.fatal:
+                skipped = len(payloads) - index
+                if skipped:
+                    errors.append(f"{skipped} later messages not sent")
+                break
+        return accepted, errors
+
     def _post(
         self,
+        session: requests.Session,
         endpoint: str,
         payload: dict[str, Any],
         params: dict[str, str],
@@ -172,7 +194,7 @@ class DiscordSender:
         headers = {"User-Agent": f"hullcheck/{__version__}"}
         for attempt in range(1, self.options.max_attempts + 1):
             try:
-                response = self._session.post(
+                response = session.post(
                     endpoint,
                     json=payload,
                     params=params,

@@ -93,49 +93,59 @@ def _redact_generic(text: str, original: str) -> Redaction:
 
     private = _apprise_private_url(text)
     secrets: set[str] = {text, original}
+    netloc = _redact_netloc(parts.netloc, private, secrets)
+    path = _redact_path(parts.path, private, secrets)
+    query = _redact_query(parts.query, secrets)
+    if parts.fragment:
+        secrets.add(parts.fragment)
 
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    netloc = _redact_hostport(hostport, private, secrets)
-    if userinfo:
-        user, has_password, password = userinfo.partition(":")
-        if has_password:
-            secrets.update({password, unquote(password)})
-        shown_user = user if _is_public(unquote(user), private) else MASK
-        if shown_user == MASK:
-            secrets.update({user, unquote(user)})
-        netloc = f"{shown_user}:{MASK}@{netloc}" if has_password else f"{shown_user}@{netloc}"
+    # Anything Apprise's own rendering hides is a secret too, such as a bot token that a
+    # plugin reads from the host position.
+    if private is not None:
+        secrets.update(
+            fragment
+            for fragment in _TOKEN_SPLIT.split(text)
+            if fragment and fragment not in private
+        )
+    return Redaction(f"{parts.scheme}://{netloc}{path}{query}", _long_enough(secrets))
 
+
+def _redact_netloc(netloc: str, private: str | None, secrets: set[str]) -> str:
+    userinfo, _, hostport = netloc.rpartition("@")
+    shown = _redact_hostport(hostport, private, secrets)
+    if not userinfo:
+        return shown
+    user, has_password, password = userinfo.partition(":")
+    if has_password:
+        secrets.update({password, unquote(password)})
+    shown_user = user if _is_public(unquote(user), private) else MASK
+    if shown_user == MASK:
+        secrets.update({user, unquote(user)})
+    return f"{shown_user}:{MASK}@{shown}" if has_password else f"{shown_user}@{shown}"
+
+
+def _redact_path(path: str, private: str | None, secrets: set[str]) -> str:
     segments = []
-    for segment in parts.path.split("/"):
+    for segment in path.split("/"):
         if not segment or _is_public(unquote(segment), private):
             segments.append(segment)
         else:
             segments.append(MASK)
             secrets.update({segment, unquote(segment)})
-    path = "/".join(segments)
+    return "/".join(segments)
 
-    query = ""
-    if parts.query:
-        shown = []
-        for key, value in parse_qsl(parts.query, keep_blank_values=True):
-            if key.lower() in _PUBLIC_QUERY_KEYS:
-                shown.append(f"{key}={value}")
-            else:
-                shown.append(f"{key}={MASK}")
-                secrets.update({value, quote(value, safe="")})
-        query = "?" + "&".join(shown)
 
-    if parts.fragment:
-        secrets.add(parts.fragment)
-    redacted = f"{parts.scheme}://{netloc}{path}{query}"
-    # Anything Apprise's own rendering hides is a secret too, such as a bot token that a
-    # plugin reads from the host position.
-    secrets.update(
-        fragment
-        for fragment in _TOKEN_SPLIT.split(text)
-        if fragment and private is not None and fragment not in private
-    )
-    return Redaction(redacted, _long_enough(secrets))
+def _redact_query(query: str, secrets: set[str]) -> str:
+    if not query:
+        return ""
+    shown = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key.lower() in _PUBLIC_QUERY_KEYS:
+            shown.append(f"{key}={value}")
+        else:
+            shown.append(f"{key}={MASK}")
+            secrets.update({value, quote(value, safe="")})
+    return "?" + "&".join(shown)
 
 
 def _redact_hostport(hostport: str, private: str | None, secrets: set[str]) -> str:
@@ -181,7 +191,7 @@ def _apprise_private_url(url: str) -> str | None:
 
 @contextmanager
 def _quiet_apprise() -> Iterator[None]:
-    # Apprise logs "Could not load URL" with part of the URL; redaction must not log.
+    # Apprise logs "Could not load URL" with part of the URL, and redaction must not log.
     apprise_logger = logging.getLogger("apprise")
     previous = apprise_logger.disabled
     apprise_logger.disabled = True
