@@ -283,7 +283,6 @@ def advice_object(advice: Advice) -> dict[str, object]:
         "candidates": [
             {
                 **_image_object(candidate),
-                "kind": candidate.kind.value if candidate.kind else None,
                 "clears": advice.clears(candidate),
                 "adds": advice.adds(candidate),
             }
@@ -300,9 +299,11 @@ def render_advice_json(advice: Advice) -> str:
 def _image_object(image: AdvisedImage) -> dict[str, object]:
     scan = image.scan
     findings = image.findings
+    kind = {"kind": image.kind.value} if image.kind else {}
     return {
         "image": image.image,
         "tag": image.tag,
+        **kind,
         "digest": image.digest,
         "image_id": scan.image_id,
         "status": scan.status.value,
