@@ -90,5 +90,15 @@ def test_log_records_redacted(caplog: pytest.LogCaptureFixture) -> None:
     assert messages[0] == '"POST /api/v10/webhooks/112233/*** HTTP/1.1" 204 0'
     assert caplog.records[1].exc_text is not None
     assert "Tok3n_secret-value" not in caplog.records[1].exc_text
-    assert "cannot reach ***" in caplog.records[1].exc_text
+    assert "cannot reach discord://112233/***" in caplog.records[1].exc_text
     assert messages[2] == "after the block: Tok3n_secret-value", "the factory is restored"
+
+
+def test_plain_url_stays_readable_in_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    url = "json://127.0.0.1:9000/notify"
+
+    with redacting_logs(url_secrets(url)):
+        logging.getLogger("hullcheck.test").info("Sent to %s", redact_url(url))
+
+    assert caplog.records[0].getMessage() == "Sent to json://127.0.0.1:9000/notify"

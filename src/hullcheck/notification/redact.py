@@ -70,7 +70,7 @@ def redact(url: str) -> Redaction:
     text = url.strip()
     discord = parse_discord_url(text)
     if discord is not None:
-        secrets = {discord.token, quote(discord.token, safe=""), text, url}
+        secrets = {discord.token, quote(discord.token, safe="")}
         return Redaction(discord.redacted(), _long_enough(secrets))
     return _redact_generic(text, url)
 
@@ -92,7 +92,9 @@ def _redact_generic(text: str, original: str) -> Redaction:
         return Redaction("<invalid URL>", _long_enough({text, original}))
 
     private = _apprise_private_url(text)
-    secrets: set[str] = {text, original}
+    # Only the hidden parts are secrets. Listing the whole URL would also hide a URL that
+    # has nothing to hide, whose redacted form is the URL itself.
+    secrets: set[str] = set()
     netloc = _redact_netloc(parts.netloc, private, secrets)
     path = _redact_path(parts.path, private, secrets)
     query = _redact_query(parts.query, secrets)
