@@ -327,7 +327,7 @@ def test_invalid_severity_is_usage_error(tmp_path: Path) -> None:
 
     assert result.exit_code == ExitCode.USAGE
     assert result.stdout == ""
-    assert "error: invalid severity 'HIHG' in --severity 'CRITICAL,HIHG'" in result.stderr
+    assert "error: invalid severity 'HIHG' in --severity / HULLCHECK_SEVERITY 'CRITICAL,HIHG'" in result.stderr
 
 
 @pytest.mark.parametrize(
