@@ -101,8 +101,12 @@ def test_stops_cleanly_on_signal(
     assert TOKEN not in stderr
 
 
-def test_other_bind_without_token_refused(tmp_path: Path) -> None:
-    process = hullcheck_process("serve", "--host", "0.0.0.0", "--db", str(tmp_path / "h.db"))
+# An empty HULLCHECK_DASHBOARD_TOKEN counts as no token.
+@pytest.mark.parametrize("token", [None, ""])
+def test_other_bind_without_token_refused(tmp_path: Path, token: str | None) -> None:
+    process = hullcheck_process(
+        "serve", "--host", "0.0.0.0", "--db", str(tmp_path / "h.db"), token=token
+    )
     _, stderr = process.communicate(timeout=30)
 
     assert process.returncode == ExitCode.USAGE

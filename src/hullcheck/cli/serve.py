@@ -53,7 +53,9 @@ def serve_command(
     """Serve a read-only dashboard of the scan history and Prometheus metrics at /metrics."""
     try:
         path = database if database is not None else default_history_path(create=False)
-        server = create_server(DashboardConfig(database=path, host=host, port=port, token=token))
+        # An empty HULLCHECK_DASHBOARD_TOKEN means no token, not a token of length zero.
+        config = DashboardConfig(database=path, host=host, port=port, token=token or None)
+        server = create_server(config)
     except HullcheckError as error:
         fail_with(error)
     # Printed on stderr even with -q, so a script that used --port 0 learns the address.
