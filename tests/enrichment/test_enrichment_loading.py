@@ -6,6 +6,7 @@ import gzip
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import requests
 from feed_fixtures import EPSS_FIXTURE, KEV_FIXTURE, FeedServer, Resource
 
@@ -78,3 +79,39 @@ def test_status_text_for_local_files(cache_dir: Path) -> None:
     assert enrichment.status.text == (
         "KEV: stale (2023-11-21, 485 days old); EPSS: loaded (2025-03-20, 1 day old)"
     )
+
+
+def test_default_cache_directory(
+    feed_server: FeedServer,
+    session: requests.Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    feed_server.resources["/kev.json"] = Resource(body=KEV_FIXTURE.read_bytes(), etag='"k1"')
+
+    enrichment = load_enrichment(
+        kev_location=feed_server.url("/kev.json"), epss_location=None, session=session, now=NOW
+    )
+
+    assert enrichment.kev is not None
+    assert (tmp_path / "cache" / "hullcheck" / "feeds" / "kev.body").exists()
+
+
+def test_unwritable_cache_still_loads(
+    feed_server: FeedServer,
+    session: requests.Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    feed_server.resources["/kev.json"] = Resource(body=KEV_FIXTURE.read_bytes())
+
+    enrichment = load_enrichment(
+        kev_location=feed_server.url("/kev.json"), epss_location=None, session=session, now=NOW
+    )
+
+    assert enrichment.kev is not None
+    assert enrichment.status.kev.state is FeedState.STALE

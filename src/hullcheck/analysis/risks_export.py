@@ -3,7 +3,7 @@
 OpenVEX status: an accepted risk leaves the image vulnerable, so its statement has the status
 ``affected`` and puts the reason and the expiry in ``action_statement``. Only an entry
 with a ``justification`` (the owner states the image is not affected) becomes
-``not_affected`` with that label; its reason goes to ``status_notes``, because the
+``not_affected`` with that label. Its reason goes to ``status_notes``, because the
 OpenVEX v0.2.0 JSON schema accepts a justification or an impact_statement, not both.
 Trivy's ``--vex`` option filters out findings that a ``not_affected`` statement covers,
 so it keeps showing accepted risks. ``.trivyignore.yaml`` is the file that hides them in
@@ -149,7 +149,13 @@ def export_trivyignore(
 
 
 def oci_purl(image: str) -> str:
-    """Return the package URL of an image: ``pkg:oci/NAME[@DIGEST]?repository_url=...``."""
+    """Return the package URL of an image: ``pkg:oci/NAME[@DIGEST]?repository_url=...``.
+
+    NOTE: this follows the purl specification's oci example (``repository_url`` with
+    ``docker.io`` and a ``tag`` qualifier). Trivy 0.76 builds image purls with
+    ``index.docker.io`` and no tag. Its ``--vex`` matching therefore skips statements
+    whose product is such an image, while a package URL product does match.
+    """
     reference = parse_reference(image)
     name = reference.repository.rsplit("/", 1)[-1]
     text = f"pkg:oci/{quote(name)}"

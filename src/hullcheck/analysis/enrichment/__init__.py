@@ -3,7 +3,11 @@
 from hullcheck.analysis.enrichment.epss import EPSS_URL, EpssScores, load_epss, parse_epss
 from hullcheck.analysis.enrichment.feeds import FeedDocument, FeedError, fetch_feed
 from hullcheck.analysis.enrichment.kev import KEV_URL, KevCatalog, load_kev, parse_kev
-from hullcheck.analysis.enrichment.loading import Enrichment, load_enrichment
+from hullcheck.analysis.enrichment.loading import (
+    Enrichment,
+    default_feed_cache_dir,
+    load_enrichment,
+)
 from hullcheck.analysis.enrichment.priority import (
     FixSplit,
     enrich,
@@ -25,6 +29,7 @@ __all__ = [
     "FeedStatus",
     "FixSplit",
     "KevCatalog",
+    "default_feed_cache_dir",
     "enrich",
     "fetch_feed",
     "load_enrichment",

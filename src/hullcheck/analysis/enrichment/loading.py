@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,17 @@ from hullcheck.analysis.enrichment.kev import KEV_URL, KevCatalog, load_kev
 from hullcheck.analysis.enrichment.priority import enrich
 from hullcheck.analysis.enrichment.status import EnrichmentStatus
 from hullcheck.analysis.models import ImageFindings
+from hullcheck.errors import HullcheckError
+from hullcheck.paths import cache_dir as hullcheck_cache_dir
+
+logger = logging.getLogger(__name__)
+
+FEED_CACHE_SUBDIR = "feeds"
+
+
+def default_feed_cache_dir(*, create: bool = True) -> Path:
+    """Return ``CACHE_DIR/feeds`` (``~/.cache/hullcheck/feeds``), where feed copies live."""
+    return hullcheck_cache_dir(create=create) / FEED_CACHE_SUBDIR
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,7 @@ class Enrichment:
 
 
 def load_enrichment(
-    cache_dir: Path,
+    cache_dir: Path | None = None,
     *,
     kev_location: str | None = KEV_URL,
     epss_location: str | None = EPSS_URL,
@@ -46,9 +58,17 @@ def load_enrichment(
     """Load the KEV catalog and the EPSS scores; never raises for a feed failure.
 
     A location of None leaves that feed out. ``cve_ids`` keeps only those EPSS scores in
-    memory. ``cache_dir`` holds the downloaded copies between runs.
+    memory. ``cache_dir`` keeps the downloaded copies between runs; the default is
+    ``default_feed_cache_dir()``.
     """
     moment = now or datetime.now(UTC)
+    if cache_dir is None:
+        try:
+            cache_dir = default_feed_cache_dir()
+        except HullcheckError as error:
+            # Without a cache every run downloads again, which is slower but still works.
+            logger.warning("Feeds are not cached: %s", error)
+            cache_dir = default_feed_cache_dir(create=False)
     kev, kev_status = load_kev(cache_dir, kev_location, session=session, now=moment)
     epss, epss_status = load_epss(
         cache_dir, epss_location, only=cve_ids, session=session, now=moment
