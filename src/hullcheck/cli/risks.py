@@ -71,6 +71,7 @@ def accept_command(
         str | None,
         typer.Option(
             "--image",
+            metavar="REF",
             help="Accept only in this image: 'nginx' covers every tag, 'nginx:1.27' one tag.",
         ),
     ] = None,
@@ -78,6 +79,7 @@ def accept_command(
         str | None,
         typer.Option(
             "--package",
+            metavar="NAME|PURL",
             help="Accept only in this package: a name as the report shows it, or a package "
             "URL such as pkg:deb/debian/zlib1g (needed for the trivyignore export).",
         ),
@@ -166,6 +168,7 @@ def export_command(
         list[str] | None,
         typer.Option(
             "--image",
+            metavar="REF",
             help="Image the export is for (repeatable for openvex, once for trivyignore). "
             "Entries for all images name these images as products.",
         ),
