@@ -31,7 +31,7 @@ from hullcheck.notification.redact import redacting_logs, url_secrets
         ),
         (
             "json://user:hunter2pass@127.0.0.1:8080/hooks/abc123TOKEN?format=text&key=k3y-value",
-            "json://user:***@127.0.0.1:8080/hooks/***?format=text&key=***",
+            "json://***:***@127.0.0.1:8080/hooks/***?format=text&key=***",
             "abc123TOKEN",
         ),
         (
@@ -41,12 +41,12 @@ from hullcheck.notification.redact import redacting_logs, url_secrets
         ),
         (
             "ntfys://tk_abcdef123456@ntfy.example/topic",
-            "ntfys://***@ntfy.example/topic",
+            "ntfys://***@ntfy.example/***",
             "tk_abcdef123456",
         ),
         (
             "mailto://user:s3cretpass@mail.example.com",
-            "mailto://user:***@mail.example.com",
+            "mailto://***:***@mail.example.com",
             "s3cretpass",
         ),
     ],

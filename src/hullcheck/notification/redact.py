@@ -23,11 +23,36 @@ from hullcheck.notification.discord_url import parse_discord_url
 
 MASK = "***"
 
-_PUBLIC_SEGMENT = re.compile(r"^[A-Za-z][A-Za-z._-]{0,23}$")
-"""Path segments kept in a redacted URL: short words without digits, such as ``hooks``.
+_PUBLIC_SEGMENTS = frozenset(
+    {
+        "api",
+        "hook",
+        "hooks",
+        "webhook",
+        "webhooks",
+        "notify",
+        "notifications",
+        "message",
+        "messages",
+        "send",
+        "json",
+        "xml",
+        "form",
+        "services",
+        "v1",
+        "v2",
+        "v3",
+        "v4",
+        "v8",
+        "v9",
+        "v10",
+        "hullcheck",
+    }
+)
+"""Path segments kept in a redacted URL: common endpoint words.
 
-Tokens and IDs contain digits or are long, so they are masked. A short all-letter secret
-in the path would still show.
+Every other segment is masked. A webhook path is often the credential itself, and its
+shape (letters only, with hyphens, short) says nothing about whether it is one.
 """
 
 _HOST = re.compile(r"^(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|\[[0-9A-Fa-f:.]+\])$")
@@ -55,8 +80,9 @@ def redact_url(url: str) -> str:
     """Return ``url`` with tokens, passwords and secret-looking parts replaced by ``***``.
 
     Discord webhooks keep their ID and hide the token. Other URLs go through Apprise's
-    privacy rendering, and then every path segment that contains a digit or is long is
-    hidden as well, because Apprise keeps paths such as ``json://host/hooks/TOKEN``.
+    privacy rendering, and then every path segment other than a common endpoint word
+    (``hooks``, ``api``, ...) is hidden as well, because Apprise keeps paths such as
+    ``json://host/hooks/TOKEN``.
     """
     return redact(url).text
 
@@ -174,7 +200,7 @@ def _split_hostport(hostport: str) -> tuple[str, str]:
 
 
 def _is_public(fragment: str, private: str | None) -> bool:
-    if not _PUBLIC_SEGMENT.match(fragment):
+    if fragment.lower() not in _PUBLIC_SEGMENTS:
         return False
     return private is None or fragment in private
 
