@@ -25,6 +25,7 @@ from hullcheck.errors import ConfigurationError, HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.orchestrator import ProgressCallback, ProgressEvent, Stage
 from hullcheck.paths import cache_dir
+from hullcheck.run import RunRecord
 from hullcheck.scanning.trivy import DbUpdate, TrivyOptions, TrivyScanner
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,51 @@ DbUpdateOption = Annotated[DbUpdate, setting("db_update").option()]
 DbRepositoryOption = Annotated[list[str] | None, setting("db_repository").option()]
 ScannersOption = Annotated[str, setting("scanners").option()]
 HistoryDbOption = Annotated[Path | None, setting("history_db").option()]
+NOTIFY_WHEN_DEFAULT = str(setting("notify_when").default)
+NOTIFY_ON_DEFAULT = str(setting("notify_on").default)
+NotifyUrlsOption = Annotated[list[str] | None, setting("notify_urls").option()]
+NotifyWhenOption = Annotated[str, setting("notify_when").option()]
+NotifyOnOption = Annotated[str, setting("notify_on").option()]
+ReportUrlOption = Annotated[str | None, setting("report_url").option()]
+
+
+def send_notifications(
+    run: RunRecord,
+    *,
+    history_db: Path | None,
+    urls: list[str] | None,
+    when: str,
+    notify_on: str,
+    report_location: str | None,
+    known_exploited: frozenset[str] = frozenset(),
+) -> None:
+    """Notify the configured targets about a finished run; a failed delivery never fails the run.
+
+    Each delivery, failed or not, is recorded on the run in the history.
+    """
+    if not urls:
+        return
+    from hullcheck.notification import NotificationError, NotifySettings, notify_run
+    from hullcheck.storage import HistoryStore
+
+    try:
+        settings = NotifySettings.from_values(urls, when, notify_on)
+    except NotificationError as error:
+        fail(error)
+    with HistoryStore.open(history_db) as store:
+        outcome = notify_run(
+            run,
+            settings,
+            store=store,
+            report_location=report_location,
+            known_exploited=known_exploited,
+        )
+    logger.info("Notification: %s", outcome.reason)
+    for result in outcome.results:
+        if not result.success:
+            say(
+                f"[yellow]warning:[/] notification to {escape(result.target)} failed: {escape(result.error or 'no reason given')}"
+            )
 
 
 def build_scanner(

@@ -14,15 +14,21 @@ from rich.markup import escape
 
 from hullcheck.analysis.models import Severity
 from hullcheck.cli.common import (
+    NOTIFY_ON_DEFAULT,
+    NOTIFY_WHEN_DEFAULT,
     DbRepositoryOption,
     DbUpdateOption,
     DockerHostOption,
     EnvFileOption,
     HistoryDbOption,
+    NotifyOnOption,
+    NotifyUrlsOption,
+    NotifyWhenOption,
     OutputFormat,
     PathsArgument,
     ProfileOption,
     ProjectNameOption,
+    ReportUrlOption,
     RunningOption,
     ScannersOption,
     ScanTimeoutOption,
@@ -34,6 +40,7 @@ from hullcheck.cli.common import (
     print_problems,
     progress_reporter,
     say,
+    send_notifications,
 )
 from hullcheck.cli.console import report_console, stderr_console
 from hullcheck.config import setting
@@ -124,6 +131,10 @@ def scan_command(
         bool, typer.Option("--no-pull", help="Scan only images already on the engine.")
     ] = False,
     history_db: HistoryDbOption = None,
+    notify_urls: NotifyUrlsOption = None,
+    notify_when: NotifyWhenOption = NOTIFY_WHEN_DEFAULT,
+    notify_on: NotifyOnOption = NOTIFY_ON_DEFAULT,
+    report_url: ReportUrlOption = None,
 ) -> None:
     """Scan the images of Compose stacks (or running containers) with Trivy."""
     try:
@@ -172,11 +183,21 @@ def scan_command(
         )
 
     try:
-        for path in write_run_reports(run, severities):
+        written = write_run_reports(run, severities)
+        for path in written:
             logger.info("Report written to %s", path)
         emit_report(run, output_format, output, severities, hide_unfixed=hide_unfixed)
     except HullcheckError as error:
         fail(error)
+
+    send_notifications(
+        run,
+        history_db=history_db,
+        urls=notify_urls,
+        when=notify_when,
+        notify_on=notify_on,
+        report_location=report_url or str(written[-1]),
+    )
 
     if run.error:
         say(f"[bold red]error:[/] {escape(run.error)}")

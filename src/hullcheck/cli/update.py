@@ -11,14 +11,20 @@ from typing import Annotated
 import typer
 
 from hullcheck.cli.common import (
+    NOTIFY_ON_DEFAULT,
+    NOTIFY_WHEN_DEFAULT,
     DbRepositoryOption,
     DbUpdateOption,
     DockerHostOption,
     EnvFileOption,
     HistoryDbOption,
+    NotifyOnOption,
+    NotifyUrlsOption,
+    NotifyWhenOption,
     PathsArgument,
     ProfileOption,
     ProjectNameOption,
+    ReportUrlOption,
     RunningOption,
     ScannersOption,
     ScanTimeoutOption,
@@ -29,6 +35,7 @@ from hullcheck.cli.common import (
     fail,
     print_problems,
     progress_reporter,
+    send_notifications,
 )
 from hullcheck.cli.console import report_console, stderr_console
 from hullcheck.config import setting
@@ -88,6 +95,10 @@ def update_command(
     db_repository: DbRepositoryOption = None,
     scanners: ScannersOption = "vuln",
     history_db: HistoryDbOption = None,
+    notify_urls: NotifyUrlsOption = None,
+    notify_when: NotifyWhenOption = NOTIFY_WHEN_DEFAULT,
+    notify_on: NotifyOnOption = NOTIFY_ON_DEFAULT,
+    report_url: ReportUrlOption = None,
 ) -> None:
     """Update deployed services whose tag moved: pull, scan old and new, apply the policy, recreate."""
     if output_format not in ("table", "json"):
@@ -122,6 +133,14 @@ def update_command(
                 ),
                 history_db=history_db,
             )
+        send_notifications(
+            run,
+            history_db=history_db,
+            urls=notify_urls,
+            when=notify_when,
+            notify_on=notify_on,
+            report_location=report_url,
+        )
         if output_format == "json":
             text = render_update_json(run, dry_run=dry_run)
             if output is None:
