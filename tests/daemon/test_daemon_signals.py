@@ -16,15 +16,13 @@ HULLCHECK = Path(sys.executable).parent / "hullcheck"
 
 
 def start(arguments: list[str], data_dir: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "HULLCHECK_DATA_DIR": str(data_dir), "HULLCHECK_CONFIG": ""}
-    env.pop("HULLCHECK_CONFIG")
-    return subprocess.Popen(
-        [str(HULLCHECK), *arguments],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    """Start hullcheck with its stderr in ``data_dir/stderr.log``, which tests can poll."""
+    env = {**os.environ, "HULLCHECK_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    env.pop("HULLCHECK_CONFIG", None)
+    with open(data_dir / "stderr.log", "w") as log:
+        return subprocess.Popen(
+            [str(HULLCHECK), *arguments], env=env, stdout=subprocess.DEVNULL, stderr=log, text=True
+        )
 
 
 def wait_for(path: Path, text: str, timeout: float = 30) -> None:

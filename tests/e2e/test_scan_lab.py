@@ -150,3 +150,21 @@ def test_reports_written_under_data_dir(
     stored = json.loads((data_dir / "reports" / "run-000001.json").read_text())
     assert stored["schema_version"] == 1
     assert "0.76.0" in result.stdout
+
+
+def test_data_files_private(
+    lab: Lab, lab_trivy_cache: Path, lab_repository: str, tmp_path: Path, data_dir: Path
+) -> None:
+    published = publish(lab, "alpine-base", lab_repository, "1")
+    compose = write_compose(tmp_path / "private", {"db": published.reference})
+    cache = copy_cache(lab_trivy_cache, tmp_path / "cache")
+
+    result = invoke("scan", compose, *lab_scan_arguments(lab, cache, data_dir))
+
+    assert result.exit_code == ExitCode.SUCCESS, result.stderr
+    paths = [data_dir, *data_dir.rglob("*")]
+    assert len(paths) > 4
+    for path in paths:
+        mode = path.stat().st_mode & 0o777
+        expected = 0o700 if path.is_dir() else 0o600
+        assert mode == expected, f"{path} has mode {oct(mode)}"
