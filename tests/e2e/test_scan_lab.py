@@ -168,3 +168,25 @@ def test_data_files_private(
         mode = path.stat().st_mode & 0o777
         expected = 0o700 if path.is_dir() else 0o600
         assert mode == expected, f"{path} has mode {oct(mode)}"
+
+
+def test_html_report_self_contained(
+    lab: Lab, lab_trivy_cache: Path, lab_repository: str, tmp_path: Path, data_dir: Path
+) -> None:
+    published = publish(lab, "debian-base", lab_repository, "1")
+    compose = write_compose(tmp_path / "html", {"app": published.reference})
+    cache = copy_cache(lab_trivy_cache, tmp_path / "cache")
+    output = tmp_path / "report.html"
+
+    result = invoke(
+        "scan", compose, "--format", "html", "--output", output, *lab_scan_arguments(lab, cache, data_dir)
+    )
+
+    assert result.exit_code == ExitCode.SUCCESS, result.stderr
+    page = output.read_text()
+    assert page.startswith("<!DOCTYPE html>") or page.lower().startswith("<!doctype html>")
+    assert "CVE-2023-45853" in page
+    assert "<svg" in page
+    assert "http://" not in page.split("<body", 1)[0]
+    assert "<script src" not in page
+    assert '<link rel="stylesheet"' not in page

@@ -51,10 +51,11 @@ from hullcheck.lock import run_lock
 from hullcheck.orchestrator import run_scan
 from hullcheck.paths import data_dir, reports_dir
 from hullcheck.reporting import parse_severity_list, render_json, render_markdown, render_table
+from hullcheck.reporting.html import render_html
 from hullcheck.run import RunRecord, RunStatus
 from hullcheck.scanning.reuse import ScanReuse
 from hullcheck.scanning.trivy import DbUpdate
-from hullcheck.storage import HistoryStore
+from hullcheck.storage import HistoryStore, RunSummary
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +187,13 @@ def scan_command(
         written = write_run_reports(run, severities)
         for path in written:
             logger.info("Report written to %s", path)
-        emit_report(run, output_format, output, severities, hide_unfixed=hide_unfixed)
+        history = None
+        if output_format is OutputFormat.HTML:
+            with HistoryStore.open(history_db) as store:
+                history = store.list_runs(limit=30)
+        emit_report(
+            run, output_format, output, severities, hide_unfixed=hide_unfixed, history=history
+        )
     except HullcheckError as error:
         fail(error)
 
@@ -211,6 +218,7 @@ def emit_report(
     severities: tuple[Severity, ...],
     *,
     hide_unfixed: bool = False,
+    history: list[RunSummary] | None = None,
 ) -> None:
     """Print the report on stdout, or write it to ``output``."""
     if output_format is OutputFormat.TABLE:
@@ -221,11 +229,12 @@ def emit_report(
         render_table(run, recorder, severities=severities, hide_unfixed=hide_unfixed)
         write_atomic(output, recorder.export_text())
         return
-    text = (
-        render_json(run, severities=severities, hide_unfixed=hide_unfixed)
-        if output_format is OutputFormat.JSON
-        else render_markdown(run, severities=severities, hide_unfixed=hide_unfixed)
-    )
+    if output_format is OutputFormat.HTML:
+        text = render_html(run, history=history, severities=severities, hide_unfixed=hide_unfixed)
+    elif output_format is OutputFormat.JSON:
+        text = render_json(run, severities=severities, hide_unfixed=hide_unfixed)
+    else:
+        text = render_markdown(run, severities=severities, hide_unfixed=hide_unfixed)
     if output is None:
         typer.echo(text, nl=False)
     else:
