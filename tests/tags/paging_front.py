@@ -44,6 +44,8 @@ class PagingFront:
     link_host: str | None = None
     """Host written into absolute Link URLs; None writes relative links."""
     token_required: bool = False
+    rate_limited: bool = False
+    """Answer every tag list with 429 and no Retry-After, as Docker Hub does at its limit."""
     requests: list[FrontRequest] = field(default_factory=list)
     _tokens: set[str] = field(default_factory=set)
     _server: ThreadingHTTPServer | None = None
@@ -125,6 +127,10 @@ class PagingFront:
                     f'Bearer realm="http://{self.host}/token",service="front",scope="{scope}"'
                 )
                 return 401, {"WWW-Authenticate": challenge}, {"errors": [{"code": "UNAUTHORIZED"}]}
+
+        if self.rate_limited:
+            error = {"code": "TOOMANYREQUESTS", "message": "You have reached your pull rate limit."}
+            return 429, {}, {"errors": [error]}
 
         size_text = query.get("n")
         size = int(size_text) if size_text and size_text.isdigit() else None

@@ -9,7 +9,14 @@ from tag_repository import TaggedRepository
 from hullcheck.analysis.versions import newer_tags
 from hullcheck.discovery.references import parse_reference
 from hullcheck.lab.services import Lab
-from hullcheck.registry import CheckFailure, RegistryClient, RegistryProtocolError
+from hullcheck.registry import (
+    CheckFailure,
+    HubRateLimitedError,
+    RegistryClient,
+    RegistryProtocolError,
+    RegistryRateLimitError,
+    RegistrySettings,
+)
 from hullcheck.registry.tags import (
     FALLBACK_PAGE_SIZE,
     RepositoryNotFoundError,
@@ -225,3 +232,24 @@ def test_find_newer_tags_reports_errors(lab: Lab, registry_client: RegistryClien
     assert "not found" in not_found.error
     assert invalid_label.error is not None
     assert "hullcheck.tags.include" in invalid_label.error
+
+
+def test_hub_rate_limit_stops_listing(
+    make_front: type[PagingFront], tagged_repository: TaggedRepository
+) -> None:
+    front = make_front(rate_limited=True)
+    ref = tagged_repository.reference(front.host)
+    settings = RegistrySettings(hub_hosts=frozenset({front.host}))
+
+    with RegistryClient(settings) as client:
+        with pytest.raises(RegistryRateLimitError) as first:
+            list_tags(client, ref)
+        with pytest.raises(HubRateLimitedError):
+            list_tags(client, ref)
+
+        assert client.hub_rate_limited is True
+
+    assert not isinstance(first.value, HubRateLimitedError)
+    assert "429" in first.value.message
+    # The second listing sent nothing: one request reached the front in all.
+    assert len(front.tag_requests()) == 1
