@@ -247,7 +247,9 @@ class HistoryStore:
                 updates=rows.load_updates(connection, run_id),
             )
 
-    def find_scan(self, image_id: str, *, trivy_version: str, db_updated_at: datetime) -> ImageScan | None:
+    def find_scan(
+        self, image_id: str, *, trivy_version: str, db_updated_at: datetime
+    ) -> ImageScan | None:
         """Return the newest successful scan of ``image_id`` made with this Trivy and DB.
 
         Such a result can be reused as it is: neither the image nor the DB has changed.
@@ -266,6 +268,17 @@ class HistoryStore:
                 if scan.image_id == image_id and scan.findings is not None:
                     return scan
         return None
+
+    def first_seen(self, image: str, *, up_to_run: int) -> dict[str, datetime]:
+        """Return, per vulnerability ID, when the image first showed it, up to a run."""
+        with self._read(f"find first-seen dates for {image}") as connection:
+            rows_found = connection.execute(
+                "SELECT f.vulnerability_id, min(r.started_at) FROM findings AS f"
+                " JOIN run_images AS i ON i.id = f.run_image_id JOIN runs AS r ON r.id = i.run_id"
+                " WHERE i.image = ? AND r.id <= ? GROUP BY f.vulnerability_id",
+                (image, up_to_run),
+            ).fetchall()
+        return {row[0]: rows.decode_time(row[1]) for row in rows_found}
 
     def latest_run(
         self,
