@@ -214,9 +214,9 @@ def run_advise(
             f"{reference.original} has a digest but no tag, so it has no tag series",
             hint="write the tag next to the digest, as image:TAG@sha256:...",
         )
+    # An invalid filter label fails before any request or pull.
     TagFilter.from_labels(target.labels)
 
-    advice_target = reference.original
     notify(ProgressEvent(Stage.RESOLVE, f"tags of {reference.name}"))
     tags_listed: int | None = None
     truncated = False
@@ -255,7 +255,7 @@ def run_advise(
 
     notify(ProgressEvent(Stage.DONE, "advise"))
     return Advice(
-        target=advice_target,
+        target=reference.original,
         service=target.service,
         current=current,
         candidates=advised,
