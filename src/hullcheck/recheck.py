@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,7 +46,7 @@ def run_recheck(
     """Match each image of ``previous`` again through its stored SBOM and list what changed."""
     notify = progress or (lambda event: None)
     record = RunRecord(command="recheck", started_at=datetime.now(UTC))
-    record.run_id = store.begin_run(record) if store else None
+    record.run_id = store.begin_run(record, pid=os.getpid()) if store else None
     changes: list[ImageChanges] = []
     try:
         notify(ProgressEvent(Stage.PREPARE, "vulnerability DB"))

@@ -37,6 +37,8 @@ class RunRecord(BaseModel):
     scanner: ScannerInfo | None = None
     images: list[ImageScan] = []
     problems: list[DiscoveryProblem] = []
+    feeds: str | None = None
+    """Status of the KEV and EPSS feeds for this run; None when they were not consulted."""
     updates: list[ServiceUpdate] = []
     """Per-service results of an update run; empty for a scan."""
 
@@ -60,7 +62,8 @@ class RunRecord(BaseModel):
             if scan.findings is None:
                 continue
             for finding in scan.findings.findings:
-                if fixable_only and not finding.fixable:
+                # An accepted risk is shown but never gates.
+                if finding.accepted is not None or (fixable_only and not finding.fixable):
                     continue
                 if finding.severity.rank >= threshold.rank:
                     return True

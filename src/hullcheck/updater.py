@@ -7,6 +7,8 @@ No UI here: progress goes to a callback, results to ``ServiceUpdate`` objects.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -49,6 +51,10 @@ class UpdateOptions:
     known_exploited: frozenset[str] = frozenset()
     compose_env: dict[str, str] | None = None
     """Environment for Compose commands (DOCKER_HOST and the like)."""
+    enrich: Callable[[ImageScan], ImageScan] | None = None
+    """Adds KEV, EPSS and accepted-risk marks to each scan result."""
+    feeds: str | None = None
+    """Status of the KEV and EPSS feeds, stored with the run."""
 
 
 @dataclass
@@ -79,12 +85,13 @@ def run_update(
         command="update --dry-run" if options.dry_run else "update",
         started_at=datetime.now(UTC),
         problems=discovery.all_problems(),
+        feeds=options.feeds,
     )
-    record.run_id = store.begin_run(record) if store else None
+    record.run_id = store.begin_run(record, pid=os.getpid()) if store else None
     try:
         results, candidates = _check_services(discovery, client, checker, options, notify)
         if candidates and not options.dry_run:
-            _pull_and_scan(candidates, record, client, scanner, store, notify)
+            _pull_and_scan(candidates, record, client, scanner, store, notify, options.enrich)
             for candidate in candidates:
                 for service in candidate.services:
                     results.append(_apply(service, candidate, record, client, options, notify))
@@ -193,6 +200,7 @@ def _pull_and_scan(
     scanner: Scanner,
     store: RunStore | None,
     notify: ProgressCallback,
+    enrich: Callable[[ImageScan], ImageScan] | None = None,
 ) -> None:
     """Pull each candidate by digest (the tag stays on the running image), then scan old and new."""
     for index, candidate in enumerate(candidates, start=1):
@@ -227,7 +235,8 @@ def _pull_and_scan(
         assert image_id is not None
         if image_id not in scanned:
             notify(ProgressEvent(Stage.SCAN, candidate.reference.original, index, len(names)))
-            scanned[image_id] = _scan(scanner, client, candidate, image_id)
+            result = _scan(scanner, client, candidate, image_id)
+            scanned[image_id] = enrich(result) if enrich else result
             record.images.append(scanned[image_id])
             if store and record.run_id is not None:
                 store.save_image(record.run_id, scanned[image_id])

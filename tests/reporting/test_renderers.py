@@ -192,6 +192,7 @@ def test_json_layout_and_counts(run: RunRecord) -> None:
         "finished_at": "2026-12-01T10:05:00+00:00",
         "status": "partial",
         "error": None,
+        "feeds": None,
     }
     assert document["scanner"] == {
         "trivy_version": "0.76.0",

@@ -23,6 +23,7 @@ from hullcheck.discovery.running import discover_running, merge_running
 from hullcheck.engine import EngineError, connect
 from hullcheck.errors import ConfigurationError, HullcheckError
 from hullcheck.exitcodes import ExitCode
+from hullcheck.exploitability import Exploitability, load_exploitability
 from hullcheck.orchestrator import ProgressCallback, ProgressEvent, Stage
 from hullcheck.paths import cache_dir
 from hullcheck.run import RunRecord
@@ -76,6 +77,23 @@ DbUpdateOption = Annotated[DbUpdate, setting("db_update").option()]
 DbRepositoryOption = Annotated[list[str] | None, setting("db_repository").option()]
 ScannersOption = Annotated[str, setting("scanners").option()]
 HistoryDbOption = Annotated[Path | None, setting("history_db").option()]
+KevUrlOption = Annotated[str | None, setting("kev_url").option()]
+EpssUrlOption = Annotated[str | None, setting("epss_url").option()]
+RisksFileOption = Annotated[Path | None, setting("risks_file").option()]
+
+
+def exploitability(
+    kev_url: str | None, epss_url: str | None, risks_file: Path | None
+) -> Exploitability:
+    """Load the KEV and EPSS feeds and the risk register for one run; a bad register is fatal."""
+    try:
+        loaded = load_exploitability(kev_url, epss_url, risks_file)
+    except HullcheckError as error:
+        fail(error)
+    logger.info("Exploitability data: %s", loaded.status_text)
+    return loaded
+
+
 NOTIFY_WHEN_DEFAULT = str(setting("notify_when").default)
 NOTIFY_ON_DEFAULT = str(setting("notify_on").default)
 NotifyUrlsOption = Annotated[list[str] | None, setting("notify_urls").option()]
@@ -221,6 +239,17 @@ def discover(
             fail(
                 HullcheckError(
                     "no service could be read from the compose files", hint="fix the problems above"
+                )
+            )
+        if not result.services and not running:
+            # A misspelt "services:" key gives no error in YAML, and a weekly run that
+            # checks nothing must not end in success.
+            files = ", ".join(str(path) for project in result.projects for path in project.files)
+            fail(
+                HullcheckError(
+                    f"no service defined in {files or 'the compose files'}",
+                    hint="define the services under the top-level key 'services:' "
+                    "and check its spelling",
                 )
             )
 

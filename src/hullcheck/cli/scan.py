@@ -20,7 +20,9 @@ from hullcheck.cli.common import (
     DbUpdateOption,
     DockerHostOption,
     EnvFileOption,
+    EpssUrlOption,
     HistoryDbOption,
+    KevUrlOption,
     NotifyOnOption,
     NotifyUrlsOption,
     NotifyWhenOption,
@@ -29,6 +31,7 @@ from hullcheck.cli.common import (
     ProfileOption,
     ProjectNameOption,
     ReportUrlOption,
+    RisksFileOption,
     RunningOption,
     ScannersOption,
     ScanTimeoutOption,
@@ -36,6 +39,7 @@ from hullcheck.cli.common import (
     TrivyOption,
     build_scanner,
     discover,
+    exploitability,
     fail,
     print_problems,
     progress_reporter,
@@ -136,6 +140,9 @@ def scan_command(
     notify_when: NotifyWhenOption = NOTIFY_WHEN_DEFAULT,
     notify_on: NotifyOnOption = NOTIFY_ON_DEFAULT,
     report_url: ReportUrlOption = None,
+    kev_url: KevUrlOption = None,
+    epss_url: EpssUrlOption = None,
+    risks_file: RisksFileOption = None,
 ) -> None:
     """Scan the images of Compose stacks (or running containers) with Trivy."""
     try:
@@ -170,6 +177,7 @@ def scan_command(
             store = stack.enter_context(HistoryStore.open(history_db))
         except HullcheckError as error:
             fail(error)
+        risk = exploitability(kev_url, epss_url, risks_file)
         on_progress = stack.enter_context(progress_reporter(stderr_console.is_terminal))
         run = run_scan(
             discovery,
@@ -181,6 +189,8 @@ def scan_command(
             pull_missing=not no_pull,
             progress=on_progress,
             reuse=ScanReuse(store, data_dir() / "sboms", reuse_results=not rescan),
+            enrich=risk.apply,
+            feeds=risk.status_text,
         )
 
     try:
@@ -204,6 +214,7 @@ def scan_command(
         when=notify_when,
         notify_on=notify_on,
         report_location=report_url or str(written[-1]),
+        known_exploited=risk.known_exploited,
     )
 
     if run.error:

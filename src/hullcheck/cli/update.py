@@ -17,7 +17,9 @@ from hullcheck.cli.common import (
     DbUpdateOption,
     DockerHostOption,
     EnvFileOption,
+    EpssUrlOption,
     HistoryDbOption,
+    KevUrlOption,
     NotifyOnOption,
     NotifyUrlsOption,
     NotifyWhenOption,
@@ -25,6 +27,7 @@ from hullcheck.cli.common import (
     ProfileOption,
     ProjectNameOption,
     ReportUrlOption,
+    RisksFileOption,
     RunningOption,
     ScannersOption,
     ScanTimeoutOption,
@@ -32,6 +35,7 @@ from hullcheck.cli.common import (
     TrivyOption,
     build_scanner,
     discover,
+    exploitability,
     fail,
     print_problems,
     progress_reporter,
@@ -99,11 +103,15 @@ def update_command(
     notify_when: NotifyWhenOption = NOTIFY_WHEN_DEFAULT,
     notify_on: NotifyOnOption = NOTIFY_ON_DEFAULT,
     report_url: ReportUrlOption = None,
+    kev_url: KevUrlOption = None,
+    epss_url: EpssUrlOption = None,
+    risks_file: RisksFileOption = None,
 ) -> None:
     """Update deployed services whose tag moved: pull, scan old and new, apply the policy, recreate."""
     if output_format not in ("table", "json"):
         fail(HullcheckError(f"invalid --format {output_format!r}", hint="use table or json"))
 
+    risk = exploitability(kev_url, epss_url, risks_file)
     try:
         with run_lock(data_dir() / "run.lock", "update"):
             run = _update(
@@ -120,6 +128,9 @@ def update_command(
                     health_timeout=health_timeout,
                     stable_seconds=stable_seconds,
                     compose_env={**os.environ, "DOCKER_HOST": docker_host} if docker_host else None,
+                    known_exploited=risk.known_exploited,
+                    enrich=risk.apply,
+                    feeds=risk.status_text,
                 ),
                 registry=RegistrySettings(insecure_registries=frozenset(insecure_registry or ())),
                 scanner=build_scanner(
@@ -140,6 +151,7 @@ def update_command(
             when=notify_when,
             notify_on=notify_on,
             report_location=report_url,
+            known_exploited=risk.known_exploited,
         )
         if output_format == "json":
             text = render_update_json(run, dry_run=dry_run)

@@ -70,7 +70,8 @@ def decide(
     known_exploited: frozenset[str] = frozenset(),
 ) -> Decision:
     """Apply ``policy`` to the findings the candidate adds over the running image."""
-    added = new_findings(running, candidate)
+    # Accepted risks stay in the report but do not hold or escalate an update.
+    added = [finding for finding in new_findings(running, candidate) if finding.accepted is None]
     new_critical = sorted(f.vulnerability_id for f in added if f.severity is Severity.CRITICAL)
     new_fixable_critical = sorted(
         f.vulnerability_id for f in added if f.severity is Severity.CRITICAL and f.fixable

@@ -41,6 +41,7 @@ def report_object(view: ReportView) -> JsonObject:
             "finished_at": _time(run.finished_at),
             "status": run.status.value,
             "error": run.error,
+            "feeds": run.feeds,
         },
         "scanner": {
             "trivy_version": view.scanner.trivy_version,
@@ -102,6 +103,14 @@ def _finding(finding: Finding) -> JsonObject:
         "severity_source": finding.severity_source,
         "vendor_severity": dict(sorted(finding.vendor_severity.items())),
         "primary_url": finding.primary_url,
+        "kev": finding.kev is not None,
+        "kev_ransomware": finding.kev.known_ransomware if finding.kev is not None else None,
+        "epss": finding.epss.probability if finding.epss is not None else None,
+        "epss_percentile": finding.epss.percentile if finding.epss is not None else None,
+        "accepted": finding.accepted is not None,
+        "accepted_reason": finding.accepted.reason if finding.accepted is not None else None,
+        "accepted_until": finding.accepted.expires.isoformat() if finding.accepted is not None else None,
+        "priority": finding.priority,
         "packages": [_package(package) for package in finding.packages],
     }
 

@@ -56,6 +56,7 @@ def _header(view: ReportView) -> str:
         f"{run_name}: started {format_time(run.started_at)}, "
         f"finished {format_time(run.finished_at)}, status **{run.status.value}**.",
         f"Scanner: {escape(scanner_text(view.scanner))}.",
+        *([f"Exploitability data: {escape(view.run.feeds)}."] if view.run.feeds else []),
     ]
     if run.error:
         paragraphs.append(f"Run failed: {escape(run.error)}")

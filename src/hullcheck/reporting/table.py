@@ -54,6 +54,8 @@ def render_table(
     # Text objects keep brackets in image names and Trivy messages from being read as markup.
     console.print(Text(totals_text(view)))
     console.print(Text(scanner_text(view.scanner) + "."))
+    if run.feeds:
+        console.print(Text(f"Exploitability data: {run.feeds}."))
     if view.hidden_unfixed:
         console.print(Text(HIDDEN_UNFIXED_TEXT))
 

@@ -167,7 +167,17 @@ CREATE TABLE notification_deliveries (
 CREATE INDEX notification_deliveries_run_id ON notification_deliveries (run_id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_1, _SCHEMA_2, _SCHEMA_3)
+_SCHEMA_4 = """
+-- Exploitability and accepted risk of each finding, as JSON (NULL when not known).
+ALTER TABLE findings ADD COLUMN kev TEXT;
+ALTER TABLE findings ADD COLUMN epss TEXT;
+ALTER TABLE findings ADD COLUMN accepted TEXT;
+ALTER TABLE findings ADD COLUMN priority INTEGER;
+-- What the run knew of the KEV and EPSS feeds, e.g. "KEV: loaded (2026-12-01, 3 days old)".
+ALTER TABLE runs ADD COLUMN feeds TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_1, _SCHEMA_2, _SCHEMA_3, _SCHEMA_4)
 """SQL scripts in order. A database at version ``n`` has run the first ``n`` of them."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

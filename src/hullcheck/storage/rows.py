@@ -15,11 +15,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, overload
 
+from pydantic import BaseModel
+
 from hullcheck.analysis.models import (
     SEVERITIES,
+    Acceptance,
     AffectedPackage,
+    EpssScore,
     Finding,
     ImageFindings,
+    KevEntry,
     Severity,
 )
 from hullcheck.deployment.models import ServiceUpdate
@@ -136,8 +141,8 @@ def _insert_finding(
 ) -> None:
     cursor = connection.execute(
         "INSERT INTO findings (run_image_id, position, vulnerability_id, severity, title,"
-        " severity_source, vendor_severity, primary_url)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " severity_source, vendor_severity, primary_url, kev, epss, accepted, priority)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             run_image_id,
             position,
@@ -147,6 +152,10 @@ def _insert_finding(
             finding.severity_source,
             json.dumps(finding.vendor_severity),
             finding.primary_url,
+            _model_json(finding.kev),
+            _model_json(finding.epss),
+            _model_json(finding.accepted),
+            finding.priority,
         ),
     )
     finding_id = cursor.lastrowid
@@ -250,9 +259,19 @@ def _load_findings(connection: sqlite3.Connection, run_id: int) -> dict[int, lis
                 severity_source=row["severity_source"],
                 vendor_severity=json.loads(row["vendor_severity"]),
                 primary_url=row["primary_url"],
+                kev=KevEntry.model_validate_json(row["kev"]) if row["kev"] else None,
+                epss=EpssScore.model_validate_json(row["epss"]) if row["epss"] else None,
+                accepted=Acceptance.model_validate_json(row["accepted"])
+                if row["accepted"]
+                else None,
+                priority=row["priority"],
             )
         )
     return findings_by_image
+
+
+def _model_json(model: BaseModel | None) -> str | None:
+    return model.model_dump_json() if model is not None else None
 
 
 def insert_problems(

@@ -112,13 +112,14 @@ class HistoryStore:
                 "INSERT INTO runs (command, started_at, status, error, owner_pid,"
                 " owner_start_ticks, owner_pid_namespace, owner_boot_id, trivy_path,"
                 " trivy_version, db_schema_version, db_updated_at, db_next_update,"
-                " db_downloaded_at)"
+                " db_downloaded_at, feeds)"
                 " VALUES (:command, :started_at, :status, :error, :owner_pid,"
                 " :owner_start_ticks, :owner_pid_namespace, :owner_boot_id, :trivy_path,"
                 " :trivy_version, :db_schema_version, :db_updated_at, :db_next_update,"
-                " :db_downloaded_at)",
+                " :db_downloaded_at, :feeds)",
                 {
                     "command": run.command,
+                    "feeds": run.feeds,
                     "started_at": rows.encode_time(run.started_at),
                     "status": RunStatus.RUNNING.value,
                     "error": run.error,
@@ -245,6 +246,7 @@ class HistoryStore:
                 images=rows.load_images(connection, run_id),
                 problems=rows.load_problems(connection, run_id),
                 updates=rows.load_updates(connection, run_id),
+                feeds=row["feeds"],
             )
 
     def find_scan(

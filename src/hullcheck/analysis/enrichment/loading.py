@@ -10,8 +10,8 @@ from pathlib import Path
 
 import requests
 
-from hullcheck.analysis.enrichment.epss import EPSS_URL, EpssScores, load_epss
-from hullcheck.analysis.enrichment.kev import KEV_URL, KevCatalog, load_kev
+from hullcheck.analysis.enrichment.epss import EpssScores, load_epss
+from hullcheck.analysis.enrichment.kev import KevCatalog, load_kev
 from hullcheck.analysis.enrichment.priority import enrich
 from hullcheck.analysis.enrichment.status import EnrichmentStatus
 from hullcheck.analysis.models import ImageFindings
@@ -49,8 +49,8 @@ class Enrichment:
 def load_enrichment(
     cache_dir: Path | None = None,
     *,
-    kev_location: str | None = KEV_URL,
-    epss_location: str | None = EPSS_URL,
+    kev_location: str | None = None,
+    epss_location: str | None = None,
     cve_ids: Collection[str] | None = None,
     session: requests.Session | None = None,
     now: datetime | None = None,
