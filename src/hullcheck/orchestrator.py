@@ -6,6 +6,7 @@ No UI here: progress goes to a callback that the CLI turns into Rich output.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -153,6 +154,8 @@ def run_scan(
     pull_missing: bool = True,
     progress: ProgressCallback | None = None,
     reuse: ScanReuse | None = None,
+    enrich: Callable[[ImageScan], ImageScan] | None = None,
+    feeds: str | None = None,
 ) -> RunRecord:
     """Scan every image that the discovered services use and record the run.
 
@@ -161,9 +164,12 @@ def run_scan(
     """
     notify = progress or (lambda event: None)
     record = RunRecord(
-        command=command, started_at=datetime.now(UTC), problems=discovery.all_problems()
+        command=command,
+        started_at=datetime.now(UTC),
+        problems=discovery.all_problems(),
+        feeds=feeds,
     )
-    run_id = store.begin_run(record) if store else None
+    run_id = store.begin_run(record, pid=os.getpid()) if store else None
     if store and run_id is not None:
         store.save_problems(run_id, record.problems)
     record.run_id = run_id
@@ -193,7 +199,8 @@ def run_scan(
                 _store(record, store, target.failure)
                 continue
             notify(ProgressEvent(Stage.SCAN, target.display, index, len(unique)))
-            _store(record, store, _scan_target(scanner, target, reuse, record.scanner))
+            scan = _scan_target(scanner, target, reuse, record.scanner)
+            _store(record, store, enrich(scan) if enrich else scan)
 
         _finish(record, store, _final_status(record))
         notify(ProgressEvent(Stage.DONE, command))
