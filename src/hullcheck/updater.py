@@ -33,7 +33,8 @@ from hullcheck.discovery.models import ComposeProject, DiscoveryResult, ImageRef
 from hullcheck.engine import EngineError, pull_image
 from hullcheck.errors import HullcheckError
 from hullcheck.orchestrator import ProgressCallback, ProgressEvent, RunStore, Scanner, Stage
-from hullcheck.registry import UpdateCheck, UpdateChecker, UpdateState
+from hullcheck.registry import RegistryClient, UpdateCheck, UpdateChecker, UpdateState
+from hullcheck.registry.tags import find_newer_tags
 from hullcheck.run import RunRecord, RunStatus
 from hullcheck.scanning.models import ImageScan, ScannerError, ScanStatus
 from hullcheck.scanning.trivy import ImageScanError
@@ -55,6 +56,8 @@ class UpdateOptions:
     """Adds KEV, EPSS and accepted-risk marks to each scan result."""
     feeds: str | None = None
     """Status of the KEV and EPSS feeds, stored with the run."""
+    tags_client: RegistryClient | None = None
+    """When set, each versioned tag is also checked for newer tags of its series."""
 
 
 @dataclass
@@ -67,6 +70,7 @@ class _Candidate:
     image_id: str | None = None
     findings: ImageFindings | None = None
     scan_error: str | None = None
+    newer_tags: list[str] = field(default_factory=list)
 
 
 def run_update(
@@ -126,6 +130,7 @@ def _check_services(
     results: list[ServiceUpdate] = []
     candidates: dict[str, _Candidate] = {}
     checks: dict[str, UpdateCheck] = {}
+    newer_by_key: dict[str, list[str]] = {}
     eligible = [s for s in discovery.services if s.active]
 
     for index, service in enumerate(eligible, start=1):
@@ -147,9 +152,12 @@ def _check_services(
             digests = _repo_digests(client, service.running_image_id)
             checks[key] = checker.check_update(reference, digests, local_build=False)
         check = checks[key]
+        newer = _newer_tags(options, reference, service.labels, newer_by_key)
 
         if check.state is UpdateState.UPDATE_AVAILABLE:
-            candidate = candidates.setdefault(key, _Candidate(reference=reference, check=check))
+            candidate = candidates.setdefault(
+                key, _Candidate(reference=reference, check=check, newer_tags=newer)
+            )
             candidate.services.append(service)
             continue
         action = {
@@ -159,8 +167,24 @@ def _check_services(
         }.get(check.state, UpdateAction.FAILED)
         update = _result(service, action, check.reason, policy)
         update.remote_digest = check.remote_digest
+        update.newer_tags = newer
         results.append(update)
     return results, list(candidates.values())
+
+
+def _newer_tags(
+    options: UpdateOptions,
+    reference: ImageReference,
+    labels: dict[str, str],
+    cache: dict[str, list[str]],
+) -> list[str]:
+    """List newer tags of the reference's series once per image; empty when not checked."""
+    if options.tags_client is None or reference.digest is not None:
+        return []
+    key = reference.normalized
+    if key not in cache:
+        cache[key] = list(find_newer_tags(options.tags_client, reference, labels).tags)
+    return cache[key]
 
 
 def _early_result(
@@ -285,6 +309,7 @@ def _apply(
     policy = policy_from_labels(service.labels, options.policy)
     update = _result(service, UpdateAction.HELD, "", policy)
     update.remote_digest = candidate.check.remote_digest
+    update.newer_tags = candidate.newer_tags
     update.candidate_image_id = candidate.image_id
     if candidate.image_id is None:
         update.action = UpdateAction.FAILED
@@ -396,6 +421,7 @@ def _dry_run_result(
         policy,
     )
     update.remote_digest = candidate.check.remote_digest
+    update.newer_tags = candidate.newer_tags
     return update
 
 

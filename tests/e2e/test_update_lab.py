@@ -331,3 +331,21 @@ def _delete_layers(lab: Lab, image: PublishedImage) -> None:
             f"http://{lab.registry}/v2/{repository}/blobs/{layer['digest']}", method="DELETE"
         )
         opener.open(delete).close()
+
+
+def test_newer_tags_reported_not_applied(
+    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    old = publish(lab, "alpine-base", lab_repository, "1.0.0")
+    stack = make_stack({"app": old.reference})
+    publish(lab, "alpine-base", lab_repository, "1.0.1", revision="1.0.1")
+    publish(lab, "alpine-base", lab_repository, "1.1.0", revision="1.1.0")
+    publish(lab, "alpine-base", lab_repository, "2.0.0-beta", revision="beta")
+
+    result = update(stack, copy_cache(lab_trivy_cache, tmp_path / "cache"), data_dir)
+
+    assert result.exit_code == ExitCode.SUCCESS, result.stderr
+    app = service_result(report(result), "app")
+    assert app["action"] == "up_to_date"
+    assert app["newer_tags"] == ["1.1.0", "1.0.1"]
+    assert stack.container_image("app") == old.image_id

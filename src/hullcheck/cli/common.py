@@ -24,6 +24,7 @@ from hullcheck.engine import EngineError, connect
 from hullcheck.errors import ConfigurationError, HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.exploitability import Exploitability, load_exploitability
+from hullcheck.notification.models import NewTagEvent
 from hullcheck.orchestrator import ProgressCallback, ProgressEvent, Stage
 from hullcheck.paths import cache_dir
 from hullcheck.run import RunRecord
@@ -111,6 +112,7 @@ def send_notifications(
     notify_on: str,
     report_location: str | None,
     known_exploited: frozenset[str] = frozenset(),
+    new_tags: Sequence[NewTagEvent] = (),
 ) -> None:
     """Notify the configured targets about a finished run; a failed delivery never fails the run.
 
@@ -132,6 +134,7 @@ def send_notifications(
             store=store,
             report_location=report_location,
             known_exploited=known_exploited,
+            new_tags=new_tags,
         )
     logger.info("Notification: %s", outcome.reason)
     for result in outcome.results:

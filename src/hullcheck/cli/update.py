@@ -48,6 +48,7 @@ from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.fileio import write_atomic
 from hullcheck.lock import run_lock
+from hullcheck.notification import NewTagEvent
 from hullcheck.paths import data_dir
 from hullcheck.registry import RegistryClient, RegistrySettings, UpdateChecker
 from hullcheck.reporting.updates import render_update_json, render_update_table
@@ -57,6 +58,23 @@ from hullcheck.storage import HistoryStore
 from hullcheck.updater import UpdateOptions, run_update
 
 logger = logging.getLogger(__name__)
+
+
+def new_tag_events(run: RunRecord) -> list[NewTagEvent]:
+    """One event per image whose series has a newer tag, for the notification."""
+    events: dict[tuple[str, str], NewTagEvent] = {}
+    for update in run.updates:
+        if not update.newer_tags or update.image is None:
+            continue
+        repository, _, tag = update.image.partition("@")[0].rpartition(":")
+        key = (repository, update.newer_tags[0])
+        label = f"{update.project}/{update.service}"
+        earlier = events.get(key)
+        services = (*earlier.services, label) if earlier else (label,)
+        events[key] = NewTagEvent(
+            image=repository, current_tag=tag, new_tag=update.newer_tags[0], services=services
+        )
+    return list(events.values())
 
 
 def update_exit_code(run: RunRecord) -> ExitCode:
@@ -92,6 +110,7 @@ def update_command(
     health_timeout: Annotated[float, setting("health_timeout").option(min=1)] = 120.0,
     stable_seconds: Annotated[float, setting("stable_seconds").option(min=0)] = 10.0,
     insecure_registry: Annotated[list[str] | None, setting("insecure_registry").option()] = None,
+    check_tags: Annotated[bool, setting("check_tags").option()] = True,
     scan_timeout: ScanTimeoutOption = 1800.0,
     trivy: TrivyOption = None,
     trivy_cache: TrivyCacheOption = None,
@@ -132,6 +151,7 @@ def update_command(
                     enrich=risk.apply,
                     feeds=risk.status_text,
                 ),
+                check_tags=check_tags,
                 registry=RegistrySettings(insecure_registries=frozenset(insecure_registry or ())),
                 scanner=build_scanner(
                     scan_timeout=scan_timeout,
@@ -152,6 +172,7 @@ def update_command(
             notify_on=notify_on,
             report_location=report_url,
             known_exploited=risk.known_exploited,
+            new_tags=new_tag_events(run),
         )
         if output_format == "json":
             text = render_update_json(run, dry_run=dry_run)
@@ -175,6 +196,7 @@ def _update(
     running: bool,
     docker_host: str | None,
     options: UpdateOptions,
+    check_tags: bool,
     registry: RegistrySettings,
     scanner: TrivyScanner,
     history_db: Path | None,
@@ -201,6 +223,8 @@ def _update(
         RegistryClient(registry) as registry_client,
         progress_reporter(stderr_console.is_terminal) as on_progress,
     ):
+        if check_tags:
+            options.tags_client = registry_client
         return run_update(
             discovery,
             client=client,

@@ -127,6 +127,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Registry host reached over plain HTTP (repeatable; loopback always is).",
         multiple=True,
     ),
+    Setting(
+        "check_tags",
+        "--check-tags",
+        True,
+        "Also list newer tags of each image's version series (reported, never applied).",
+    ),
     # Notifications.
     Setting(
         "notify_urls",

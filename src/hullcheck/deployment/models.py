@@ -54,3 +54,5 @@ class ServiceUpdate(BaseModel):
     candidate_image_id: str | None = None
     remote_digest: str | None = None
     delta: FindingDelta | None = None
+    newer_tags: list[str] = []
+    """Newer tags of the same series in the registry, newest first; never applied by hullcheck."""
