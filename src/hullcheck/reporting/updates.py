@@ -78,6 +78,13 @@ def render_update_table(run: RunRecord, console: Console, *, dry_run: bool) -> N
         )
     console.print(table)
     for update in run.updates:
+        if update.newer_tags:
+            shown = ", ".join(update.newer_tags[:5])
+            console.print(
+                Text(
+                    f"{update.project}/{update.service}: newer tags in the registry (not applied): {shown}"
+                )
+            )
         if update.delta and update.delta.new:
             console.print(
                 Text(f"{update.project}/{update.service} brings: {', '.join(update.delta.new)}")
