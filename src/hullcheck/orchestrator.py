@@ -156,6 +156,7 @@ def run_scan(
     reuse: ScanReuse | None = None,
     enrich: Callable[[ImageScan], ImageScan] | None = None,
     feeds: str | None = None,
+    late_problems: Callable[[], list[DiscoveryProblem]] | None = None,
 ) -> RunRecord:
     """Scan every image that the discovered services use and record the run.
 
@@ -202,6 +203,12 @@ def run_scan(
             scan = _scan_target(scanner, target, reuse, record.scanner)
             _store(record, store, enrich(scan) if enrich else scan)
 
+        # Problems found while scanning, such as an expired risk acceptance.
+        found_late = late_problems() if late_problems else []
+        if found_late:
+            record.problems.extend(found_late)
+            if store and record.run_id is not None:
+                store.save_problems(record.run_id, found_late)
         _finish(record, store, _final_status(record))
         notify(ProgressEvent(Stage.DONE, command))
         return record

@@ -50,6 +50,7 @@ from hullcheck.cli.console import report_console, stderr_console
 from hullcheck.config import setting
 from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
+from hullcheck.exploitability import expired_problems
 from hullcheck.fileio import write_atomic
 from hullcheck.lock import run_lock
 from hullcheck.orchestrator import run_scan
@@ -191,6 +192,7 @@ def scan_command(
             reuse=ScanReuse(store, data_dir() / "sboms", reuse_results=not rescan),
             enrich=risk.apply,
             feeds=risk.status_text,
+            late_problems=lambda: expired_problems(risk),
         )
 
     try:

@@ -79,6 +79,8 @@ class ProblemKind(StrEnum):
     INVALID_REFERENCE = "invalid_reference"
     INVALID_COMPOSE = "invalid_compose"
     ENGINE_UNAVAILABLE = "engine_unavailable"
+    ACCEPTANCE_EXPIRED = "acceptance_expired"
+    """A risk-register entry expired, so its finding counts again (not a discovery fault)."""
 
 
 class DiscoveryProblem(BaseModel):
