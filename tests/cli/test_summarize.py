@@ -327,7 +327,10 @@ def test_invalid_severity_is_usage_error(tmp_path: Path) -> None:
 
     assert result.exit_code == ExitCode.USAGE
     assert result.stdout == ""
-    assert "error: invalid severity 'HIHG' in --severity / HULLCHECK_SEVERITY 'CRITICAL,HIHG'" in result.stderr
+    assert (
+        "error: invalid severity 'HIHG' in --severity / HULLCHECK_SEVERITY 'CRITICAL,HIHG'"
+        in result.stderr
+    )
 
 
 @pytest.mark.parametrize(
@@ -420,3 +423,46 @@ def test_invalid_json_on_standard_input() -> None:
 
     assert result.exit_code == ExitCode.USAGE
     assert "error: invalid JSON in <stdin>" in result.stderr
+
+
+def test_kev_and_epss_in_json(tmp_path: Path) -> None:
+    feeds = Path(__file__).resolve().parents[1] / "enrichment" / "fixtures"
+    document = {
+        "SchemaVersion": 2,
+        "ArtifactName": "example/app:1",
+        "Metadata": {"OS": {"Family": "debian", "Name": "12.7"}},
+        "Results": [
+            {
+                "Target": "example/app:1 (debian 12.7)",
+                "Class": "os-pkgs",
+                "Type": "debian",
+                "Vulnerabilities": [
+                    vulnerability("CVE-2023-4911", "libc6", "HIGH", FixedVersion="2.36-9+deb12u3"),
+                    vulnerability("CVE-2023-2650", "libssl3", "MEDIUM"),
+                ],
+            }
+        ],
+    }
+    path = write_json(tmp_path, "app.json", document)
+
+    result = invoke(
+        path,
+        "--format",
+        "json",
+        "--severity",
+        "CRITICAL,HIGH,MEDIUM",
+        "--kev-url",
+        feeds / "known_exploited_vulnerabilities.json",
+        "--epss-url",
+        feeds / "epss_scores.csv",
+        "--risks-file",
+        tmp_path / "no-risks.yaml",
+    )
+
+    assert result.exit_code == 0, result.stderr
+    findings = {f["id"]: f for f in stdout_json(result)["images"][0]["findings"]}
+    assert findings["CVE-2023-4911"]["kev"] is True
+    assert findings["CVE-2023-4911"]["priority"] == 1
+    assert findings["CVE-2023-2650"]["kev"] is False
+    assert findings["CVE-2023-2650"]["epss"] == 0.00897
+    assert findings["CVE-2023-2650"]["accepted"] is False

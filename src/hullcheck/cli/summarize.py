@@ -17,9 +17,11 @@ from rich.text import Text
 
 from hullcheck.analysis.models import ImageFindings, Severity
 from hullcheck.analysis.trivy_json import load_trivy_report, parse_trivy_json
+from hullcheck.cli.common import EpssUrlOption, KevUrlOption, RisksFileOption, exploitability
 from hullcheck.cli.console import debug_enabled, report_console, stderr_console
 from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
+from hullcheck.exploitability import expired_problems
 from hullcheck.fileio import write_atomic
 from hullcheck.reporting import (
     hide_unfixed,
@@ -134,11 +136,18 @@ def summarize_command(
             "(affected, will_not_fix, fix_deferred, end_of_life and unknown statuses).",
         ),
     ] = False,
+    kev_url: KevUrlOption = None,
+    epss_url: EpssUrlOption = None,
+    risks_file: RisksFileOption = None,
 ) -> None:
     """Report the Critical and High findings of existing Trivy JSON reports."""
     try:
         severities = parse_severity_list(severity)
         run = build_summary_run(reports, now=datetime.now(UTC))
+        risk = exploitability(kev_url, epss_url, risks_file)
+        run.images = [risk.apply(scan) for scan in run.images]
+        run.feeds = risk.status_text
+        run.problems.extend(expired_problems(risk))
         _emit(run, report_format, output, severities, hide_unfixed_findings)
     except HullcheckError as error:
         _fail(error)
