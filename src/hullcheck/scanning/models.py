@@ -11,10 +11,6 @@ from hullcheck.analysis.models import ImageFindings
 from hullcheck.errors import HullcheckError
 
 
-class ScannerError(HullcheckError):
-    """The scanner cannot run at all (missing binary, refused version, no usable DB)."""
-
-
 class ScanStatus(StrEnum):
     SCANNED = "scanned"
     FAILED = "failed"
@@ -33,6 +29,23 @@ class FailureClass(StrEnum):
     SCANNER_MISSING = "scanner_missing"
     INVALID_REFERENCE = "invalid_reference"
     """Discovery found no usable image reference for the service (see the reason)."""
+
+
+class ScannerError(HullcheckError):
+    """The scanner cannot run at all (missing binary, refused version, no usable DB).
+
+    ``failure`` is the class that every image of the run is marked failed with.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        failure: FailureClass = FailureClass.DB_UNAVAILABLE,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.failure = failure
 
 
 class ScanSource(StrEnum):

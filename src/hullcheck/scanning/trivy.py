@@ -43,8 +43,7 @@ class ImageScanError(ScannerError):
     """One image could not be scanned; the other images go on."""
 
     def __init__(self, failure: FailureClass, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.failure = failure
+        super().__init__(message, hint=hint, failure=failure)
 
 
 @dataclass
@@ -370,14 +369,15 @@ class TrivyScanner:
                 empty,
             ]
             completed = self._run(command, timeout=300, subject="DB check")
-        if (
-            completed.returncode != 0
-            or classify_failure(completed.stderr) is FailureClass.DB_CORRUPT
-        ):
+        failure = classify_failure(completed.stderr)
+        if completed.returncode != 0 or failure is FailureClass.DB_CORRUPT:
+            db_dir = self.options.cache_dir.absolute() / "db"
             raise ScannerError(
-                f"Trivy cannot use the vulnerability DB in {self.options.cache_dir / 'db'}: "
+                f"Trivy cannot use the vulnerability DB {db_dir / 'trivy.db'}: "
                 f"{last_error_line(completed.stderr)}",
-                hint="delete that directory and let hullcheck download a new DB (--db-update auto)",
+                hint=f"delete {db_dir} and run with --db-update auto to download a new DB, "
+                "or copy a working trivy.db and metadata.json into it",
+                failure=failure,
             )
 
     def _run(
