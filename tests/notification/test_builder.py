@@ -207,3 +207,24 @@ def test_notify_on_digest_drops_tag_news() -> None:
 
     assert DIGEST_2 in text
     assert "4.31" not in text
+
+
+def test_exploit_priority_orders_kev_first() -> None:
+    from hullcheck.analysis.models import AffectedPackage, Finding, Severity
+    from hullcheck.notification.priority import RankedFinding, exploit_priority
+
+    package = (AffectedPackage(name="p", installed_version="1"),)
+    critical = Finding(
+        vulnerability_id="CVE-1", severity=Severity.CRITICAL, packages=package, priority=2
+    )
+    kev_high = Finding(
+        vulnerability_id="CVE-2", severity=Severity.HIGH, packages=package, priority=1
+    )
+    unranked = Finding(vulnerability_id="CVE-3", severity=Severity.CRITICAL, packages=package)
+
+    ranked = sorted(
+        (RankedFinding(finding=f, images=("x",)) for f in (critical, kev_high, unranked)),
+        key=exploit_priority,
+    )
+
+    assert [r.vulnerability_id for r in ranked] == ["CVE-2", "CVE-1", "CVE-3"]

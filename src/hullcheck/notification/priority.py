@@ -39,6 +39,17 @@ def severity_priority(ranked: RankedFinding) -> tuple[int, bool, str]:
     return (-ranked.finding.severity.rank, not ranked.finding.fixable, ranked.vulnerability_id)
 
 
+def exploit_priority(ranked: RankedFinding) -> tuple[int, int, bool, str]:
+    """Order by the exploitability rank (KEV, EPSS) when a run has one, else by severity."""
+    rank = ranked.finding.priority
+    return (
+        rank if rank is not None else 1_000_000,
+        -ranked.finding.severity.rank,
+        not ranked.finding.fixable,
+        ranked.vulnerability_id,
+    )
+
+
 def collect_findings(
     scans: Iterable[ImageScan],
     *,

@@ -21,7 +21,7 @@ from hullcheck.notification.models import (
     NotifyOn,
     NotifyWhen,
 )
-from hullcheck.notification.priority import PriorityKey, severity_priority
+from hullcheck.notification.priority import PriorityKey, exploit_priority
 from hullcheck.notification.state import (
     STATE_KINDS,
     News,
@@ -116,7 +116,7 @@ def notify_run(
     new_tags: Sequence[NewTagEvent] = (),
     known_exploited: frozenset[str] = frozenset(),
     report_location: str | None = None,
-    sort_key: PriorityKey = severity_priority,
+    sort_key: PriorityKey = exploit_priority,
     deliverer: Deliverer | None = None,
     force: bool = False,
     remember: bool = True,
