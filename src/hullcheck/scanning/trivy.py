@@ -7,6 +7,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -96,12 +97,28 @@ def classify_failure(log_text: str) -> FailureClass:
     return FailureClass.SCANNER_CRASHED
 
 
+# Trivy starts each log line with an RFC 3339 time and separates the fields with tabs.
+_LOG_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\S+\s+")
+
+
 def last_error_line(log_text: str) -> str:
-    """Return the most telling line of Trivy's log: the last FATAL or ERROR, else the last line."""
-    lines = [line.strip() for line in log_text.splitlines() if line.strip()]
-    for line in reversed(lines):
+    """Return the most telling line of Trivy's log: the last FATAL or ERROR, else the last line.
+
+    The time stamp is dropped and tabs become single spaces, so the line reads as one message.
+    The ``* cause`` lines that Trivy prints below "N errors occurred:" are appended, since
+    they name the actual cause, such as an engine that does not respond.
+    """
+    lines = [_LOG_TIME.sub("", line.strip()) for line in log_text.splitlines() if line.strip()]
+    lines = [" ".join(line.split()) for line in lines]
+    for index in range(len(lines) - 1, -1, -1):
+        line = lines[index]
         if "FATAL" in line or "ERROR" in line or line.startswith("panic:"):
-            return line
+            causes = []
+            for following in lines[index + 1 :]:
+                if not following.startswith("* "):
+                    break
+                causes.append(following.removeprefix("* "))
+            return " ".join([line, "; ".join(causes)]) if causes else line
     return lines[-1] if lines else "no output"
 
 
