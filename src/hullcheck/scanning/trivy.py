@@ -30,6 +30,10 @@ LOCK_WAIT_SECONDS = 600.0
 DB_DOWNLOAD_ATTEMPTS = 3
 DB_DOWNLOAD_BACKOFF_SECONDS = (5.0, 20.0)
 
+EXIT_GRACE_SECONDS = 60.0
+"""Time Trivy gets past its own --timeout to exit before it is killed, capped at the
+timeout itself, so a short --scan-timeout is not stretched by a whole minute."""
+
 
 class DbUpdate(StrEnum):
     """How a run gets its Trivy vulnerability DB."""
@@ -257,7 +261,8 @@ class TrivyScanner:
                 *(["--list-all-pkgs"] if sbom_output is not None else []),
                 *arguments[1:],
             ]
-            completed = self._run(command, timeout=options.timeout_seconds + 60, subject=subject)
+            hard_limit = options.timeout_seconds + min(EXIT_GRACE_SECONDS, options.timeout_seconds)
+            completed = self._run(command, timeout=hard_limit, subject=subject)
             log_text = completed.stderr
 
             if completed.returncode != 0:
