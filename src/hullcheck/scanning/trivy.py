@@ -29,6 +29,8 @@ LOCK_WAIT_SECONDS = 600.0
 
 DB_DOWNLOAD_ATTEMPTS = 3
 DB_DOWNLOAD_BACKOFF_SECONDS = (5.0, 20.0)
+DB_DOWNLOAD_TIMEOUT_SECONDS = 900.0
+"""Limit of one DB download; a download that hangs this long is not tried again."""
 
 EXIT_GRACE_SECONDS = 60.0
 """Time Trivy gets past its own --timeout to exit before it is killed, capped at the
@@ -330,8 +332,19 @@ class TrivyScanner:
             command += ["--db-repository", repository]
 
         cleaned = False
+        reason = "no attempt made"
         for attempt in range(1, DB_DOWNLOAD_ATTEMPTS + 1):
-            completed = self._run(command, timeout=900, subject="vulnerability DB")
+            try:
+                completed = self._run(
+                    command, timeout=DB_DOWNLOAD_TIMEOUT_SECONDS, subject="the DB download"
+                )
+            except ImageScanError as error:
+                if error.failure is not FailureClass.TIMEOUT:
+                    raise
+                # A hung download would hang again; the DB in the cache may still serve.
+                reason = error.message
+                logger.warning("Trivy DB download failed: %s", reason)
+                break
             if completed.returncode == 0:
                 return
             failure = classify_failure(completed.stderr)
@@ -368,7 +381,7 @@ class TrivyScanner:
             logger.warning("Scanning with the DB already in the cache; the report shows its date")
             return
         raise ScannerError(
-            f"Trivy vulnerability DB unavailable: {last_error_line(completed.stderr)}",
+            f"Trivy vulnerability DB unavailable: {reason}",
             hint="check network access to the DB repository, set a mirror with --db-repository, "
             "or provide a DB and use --db-update skip",
         )
