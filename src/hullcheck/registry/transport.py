@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import re
@@ -28,7 +29,31 @@ def _describe(error: requests.RequestException, timeout: float) -> str:
     if isinstance(error, requests.exceptions.SSLError):
         return "TLS handshake failed"
     match = _ERRNO.search(str(error))
-    return match.group(0).strip() if match else type(error).__name__
+    if match:
+        return match.group(0).strip()
+    if _has_cause(error, http.client.RemoteDisconnected):
+        return "the registry closed the connection without sending a response"
+    return type(error).__name__
+
+
+def _has_cause(error: BaseException, kind: type[BaseException]) -> bool:
+    """True when ``kind`` is anywhere in the chain that requests and urllib3 wrap.
+
+    They pass the cause as an argument (``ProtocolError('Connection aborted.', cause)``),
+    not only as ``__cause__``, so both are followed.
+    """
+    pending: list[object] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, kind):
+            return True
+        pending.extend(current.args)
+        pending.extend((current.__cause__, current.__context__))
+    return False
 
 
 def error_detail(response: requests.Response, secrets: Iterable[str] = ()) -> str:
