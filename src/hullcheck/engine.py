@@ -99,15 +99,25 @@ def pull_image(
 ) -> LocalImage:
     """Pull one image by digest (when pinned) or by tag and return it."""
     reference = f"{repository}@{digest}" if digest else f"{repository}:{tag or 'latest'}"
+    hint = "check the image name, the tag, and registry credentials (docker login)"
     try:
-        if digest:
-            image = client.images.pull(f"{repository}@{digest}")
-        else:
-            image = client.images.pull(repository, tag=tag or "latest")
+        # The engine reports a failed pull (a registry error on a layer, say) inside the
+        # progress stream with HTTP 200, so the stream is read here: the SDK's pull drops
+        # it and then fails with a misleading "No such image".
+        progress = client.api.pull(
+            repository, tag=digest or tag or "latest", stream=True, decode=True
+        )
+        for event in progress:
+            if isinstance(event, dict) and event.get("error"):
+                detail = event.get("errorDetail") or {}
+                message = detail.get("message") if isinstance(detail, dict) else None
+                raise EngineError(
+                    f"pull of {reference} failed: {message or event['error']}", hint=hint
+                )
+        image = client.images.get(reference)
     except docker.errors.APIError as error:
         raise EngineError(
-            f"pull of {reference} failed: {error.explanation or error}",
-            hint="check the image name, the tag, and registry credentials (docker login)",
+            f"pull of {reference} failed: {error.explanation or error}", hint=hint
         ) from error
     except requests.exceptions.RequestException as error:
         raise EngineError(f"pull of {reference} failed: {error}") from error
