@@ -32,7 +32,7 @@ def write_atomic(path: Path, data: str | bytes, mode: int = 0o600) -> None:
             dir=directory, prefix=f".{target.name}.", suffix=".tmp"
         )
     except OSError as error:
-        raise _output_error(path, error) from error
+        raise write_error(path, error) from error
 
     try:
         with os.fdopen(descriptor, "wb") as stream:
@@ -44,7 +44,7 @@ def write_atomic(path: Path, data: str | bytes, mode: int = 0o600) -> None:
     except OSError as error:
         with contextlib.suppress(OSError):
             os.unlink(temporary_name)
-        raise _output_error(path, error) from error
+        raise write_error(path, error) from error
 
     _sync_directory(directory)
 
@@ -75,7 +75,8 @@ _HINTS = {
 }
 
 
-def _output_error(path: Path, error: OSError) -> OutputError:
+def write_error(path: Path, error: OSError) -> OutputError:
+    """Describe a failed write of ``path``: the OS reason and what to do about it."""
     reason = error.strerror or str(error)
     template = _HINTS.get(error.errno or 0, "check the path and the permissions of {parent}")
     hint = template.format(parent=path.parent, path=path)

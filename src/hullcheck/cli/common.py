@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -24,9 +24,11 @@ from hullcheck.engine import EngineError, connect
 from hullcheck.errors import ConfigurationError, HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.exploitability import Exploitability, load_exploitability
+from hullcheck.fileio import write_error
+from hullcheck.lock import run_lock
 from hullcheck.notification.models import NewTagEvent
 from hullcheck.orchestrator import ProgressCallback, ProgressEvent, Stage
-from hullcheck.paths import cache_dir
+from hullcheck.paths import cache_dir, data_dir
 from hullcheck.run import RunRecord
 from hullcheck.scanning.trivy import DbUpdate, TrivyOptions, TrivyScanner
 
@@ -307,3 +309,19 @@ def progress_reporter(enabled: bool) -> Iterator[ProgressCallback]:
             )
 
         yield on_event
+
+
+@contextmanager
+def hold_run_lock(command: str) -> Iterator[None]:
+    """Hold the run lock of the data directory for the block.
+
+    Writing the holder into the lock file fails on a full disk, and that OSError becomes
+    an OutputError naming the file and the fix. Errors of the block pass through as they are.
+    """
+    path = data_dir() / "run.lock"
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(run_lock(path, command))
+        except OSError as error:
+            raise write_error(path, error) from error
+        yield

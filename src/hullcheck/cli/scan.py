@@ -41,6 +41,7 @@ from hullcheck.cli.common import (
     discover,
     exploitability,
     fail,
+    hold_run_lock,
     print_problems,
     progress_reporter,
     say,
@@ -52,7 +53,6 @@ from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.exploitability import expired_problems
 from hullcheck.fileio import write_atomic
-from hullcheck.lock import run_lock
 from hullcheck.orchestrator import run_scan
 from hullcheck.paths import data_dir, reports_dir
 from hullcheck.reporting import parse_severity_list, render_json, render_markdown, render_table
@@ -174,7 +174,7 @@ def scan_command(
 
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(run_lock(data_dir() / "run.lock", "scan"))
+            stack.enter_context(hold_run_lock("scan"))
             store = stack.enter_context(HistoryStore.open(history_db))
         except HullcheckError as error:
             fail(error)

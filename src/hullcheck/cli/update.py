@@ -37,6 +37,7 @@ from hullcheck.cli.common import (
     discover,
     exploitability,
     fail,
+    hold_run_lock,
     print_problems,
     progress_reporter,
     send_notifications,
@@ -47,9 +48,7 @@ from hullcheck.deployment.models import Policy, UpdateAction
 from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.fileio import write_atomic
-from hullcheck.lock import run_lock
 from hullcheck.notification import NewTagEvent
-from hullcheck.paths import data_dir
 from hullcheck.registry import RegistryClient, RegistrySettings, UpdateChecker
 from hullcheck.reporting.updates import render_update_json, render_update_table
 from hullcheck.run import RunRecord
@@ -132,7 +131,7 @@ def update_command(
 
     risk = exploitability(kev_url, epss_url, risks_file)
     try:
-        with run_lock(data_dir() / "run.lock", "update"):
+        with hold_run_lock("update"):
             run = _update(
                 paths,
                 env_file=env_file,
