@@ -196,16 +196,18 @@ def scan_command(
         )
 
     try:
-        written = write_run_reports(run, severities)
-        for path in written:
-            logger.info("Report written to %s", path)
         history = None
         if output_format is OutputFormat.HTML:
             with HistoryStore.open(history_db) as store:
                 history = store.list_runs(limit=30)
+        # The requested report comes first, so a data directory that cannot take the
+        # saved copies (a full disk, say) costs no output; the run is in history already.
         emit_report(
             run, output_format, output, severities, hide_unfixed=hide_unfixed, history=history
         )
+        written = write_run_reports(run, severities)
+        for path in written:
+            logger.info("Report written to %s", path)
     except HullcheckError as error:
         fail(error)
 
