@@ -315,6 +315,16 @@ def _apply(
         update.action = UpdateAction.FAILED
         update.reason = candidate.scan_error or "the new image was not pulled"
         return update
+    if candidate.image_id == service.running_image_id:
+        # A re-serialised manifest (other JSON bytes, or another manifest media type)
+        # gets a new digest for the same image: recreating would only restart the service.
+        update.action = UpdateAction.UP_TO_DATE
+        update.reason = (
+            f"tag {candidate.reference.effective_tag} now resolves to "
+            f"{candidate.check.remote_digest}, which is the image already running "
+            f"({candidate.image_id})"
+        )
+        return update
 
     running = _findings_of(record, service.running_image_id)
     if candidate.findings is not None and running is not None:
