@@ -30,7 +30,7 @@ LOCK_WAIT_SECONDS = 600.0
 DB_DOWNLOAD_ATTEMPTS = 3
 DB_DOWNLOAD_BACKOFF_SECONDS = (5.0, 20.0)
 DB_DOWNLOAD_TIMEOUT_SECONDS = 900.0
-"""Limit of one DB download; a download that hangs this long is not tried again."""
+"""Limit of one DB download. A download that hangs this long is not tried again."""
 
 EXIT_GRACE_SECONDS = 60.0
 """Time Trivy gets past its own --timeout to exit before it is killed, capped at the
@@ -341,7 +341,7 @@ class TrivyScanner:
             except ImageScanError as error:
                 if error.failure is not FailureClass.TIMEOUT:
                     raise
-                # A hung download would hang again; the DB in the cache may still serve.
+                # A hung download would hang again, and the DB in the cache may still serve.
                 reason = error.message
                 logger.warning("Trivy DB download failed: %s", reason)
                 break
