@@ -1,0 +1,1 @@
+"""Benchmark of hullcheck against the weekly ``docker-compose pull`` plus Trivy loop."""
