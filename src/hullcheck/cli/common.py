@@ -93,7 +93,7 @@ def exploitability(
         loaded = load_exploitability(kev_url, epss_url, risks_file)
     except HullcheckError as error:
         fail(error)
-    logger.info("Exploitability data: %s", loaded.status_text)
+    logger.debug("Exploitability data: %s", loaded.status_text)
     return loaded
 
 
