@@ -218,9 +218,6 @@ def test_hung_db_download_uses_cached_db(
     assert_all_stored(history, "complete")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="history lists 0 Critical and 0 High for a run that scanned no image"
-)
 def test_failed_run_history_has_no_counts(
     lab: Lab, lab_trivy_cache: Path, lab_repository: str, tmp_path: Path, data_dir: Path
 ) -> None:

@@ -115,7 +115,9 @@ def _format_images(run: RunSummary) -> Text:
     return text
 
 
-def _format_count(total: int, fixable: int) -> str:
+def _format_count(total: int | None, fixable: int | None) -> str:
+    if total is None:
+        return "-"
     return f"{total} ({fixable} fixable)" if fixable else str(total)
 
 

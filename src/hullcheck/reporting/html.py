@@ -345,8 +345,8 @@ def trend_points(history: Sequence[RunSummary]) -> list[TrendPoint]:
             run_id=summary.run_id,
             started_at=summary.started_at,
             status=summary.status,
-            critical=summary.critical,
-            high=summary.high,
+            critical=summary.critical or 0,
+            high=summary.high or 0,
             images_scanned=summary.images_scanned,
             images_failed=summary.images_failed,
         )

@@ -33,11 +33,15 @@ class RunSummary(BaseModel):
     images_scanned: int = 0
     images_failed: int = 0
     images_nothing_analysed: int = 0
-    critical: int = 0
-    """Unique CRITICAL vulnerability IDs, summed over the scanned images."""
-    high: int = 0
-    fixable_critical: int = 0
-    fixable_high: int = 0
+    critical: int | None = 0
+    """Unique CRITICAL vulnerability IDs, summed over the scanned images.
+
+    None (like ``high`` and the fixable counts) when the run scanned no image, because
+    zero would claim a clean result.
+    """
+    high: int | None = 0
+    fixable_critical: int | None = 0
+    fixable_high: int | None = 0
     trivy_version: str | None = None
     db_updated_at: datetime | None = None
     """``UpdatedAt`` of the Trivy vulnerability DB that the run used."""

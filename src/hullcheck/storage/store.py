@@ -408,6 +408,7 @@ def _damaged(path: Path, action: str, error: Exception) -> StorageError:
 
 
 def _summary(row: sqlite3.Row) -> RunSummary:
+    scanned = row["images_scanned"] + row["images_nothing_analysed"] > 0
     return RunSummary(
         run_id=row["id"],
         command=row["command"],
@@ -419,10 +420,10 @@ def _summary(row: sqlite3.Row) -> RunSummary:
         images_scanned=row["images_scanned"],
         images_failed=row["images_failed"],
         images_nothing_analysed=row["images_nothing_analysed"],
-        critical=row["critical"],
-        high=row["high"],
-        fixable_critical=row["fixable_critical"],
-        fixable_high=row["fixable_high"],
+        critical=row["critical"] if scanned else None,
+        high=row["high"] if scanned else None,
+        fixable_critical=row["fixable_critical"] if scanned else None,
+        fixable_high=row["fixable_high"] if scanned else None,
         trivy_version=row["trivy_version"],
         db_updated_at=rows.decode_time(row["db_updated_at"]),
     )
