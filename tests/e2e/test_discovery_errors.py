@@ -27,8 +27,8 @@ def test_services_not_mapping_usage_error(tmp_path: Path, data_dir: Path) -> Non
     result = invoke("scan", compose, "--docker-host", f"unix://{tmp_path}/none.sock")
 
     assert result.exit_code == ExitCode.USAGE
-    assert "services" in result.stderr
-    assert "no service could be read" in result.stderr
+    assert "'services' must be a mapping, not a list" in result.stderr
+    assert str(compose) in result.stderr
 
 
 def test_invalid_docker_host_usage_error(tmp_path: Path, data_dir: Path) -> None:

@@ -14,6 +14,7 @@ file uses them). Interpolation then still reaches the values inside, and
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,7 @@ def load_documents(path: Path) -> list[dict[str, Any]]:
                     f"invalid compose file {path}, line {line}: the top level must be a "
                     f"mapping with keys such as 'services', not a {type(data).__name__}"
                 )
+            _check_top_level(node, data, path)
             documents.append(data)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -213,6 +215,43 @@ def load_documents(path: Path) -> list[dict[str, Any]]:
             f"compose file {path} is empty", hint="add a 'services' section or remove the file"
         )
     return documents
+
+
+TOP_LEVEL_KEYS = frozenset(
+    {"version", "name", "include", "services", "networks", "volumes", "secrets", "configs"}
+)
+"""Top-level keys of the Compose specification; ``x-`` keys are extensions."""
+
+_MAPPING_SECTIONS = frozenset({"services", "networks", "volumes", "secrets", "configs"})
+
+
+def _check_top_level(node: Node, data: dict[str, Any], path: Path) -> None:
+    """Reject what Compose rejects at the top level: unknown keys and sections that are not mappings.
+
+    Raises DiscoveryError naming the file, the line and the key.
+    """
+    key_lines: dict[str, int] = {}
+    value_lines: dict[str, int] = {}
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if isinstance(key, ScalarNode):
+                key_lines[str(key.value)] = key.start_mark.line + 1
+                value_lines[str(key.value)] = value.start_mark.line + 1
+    for key, value in data.items():
+        name = str(key)
+        if name not in TOP_LEVEL_KEYS and not name.startswith("x-"):
+            close = difflib.get_close_matches(name, sorted(TOP_LEVEL_KEYS), n=1)
+            hint = f"did you mean '{close[0]}:'? " if close else ""
+            raise DiscoveryError(
+                f"invalid compose file {path}, line {key_lines.get(name, 0)}: unknown top-level key {name!r}",
+                hint=f"{hint}Compose rejects unknown keys; prefix one with x- to keep it as an extension",
+            )
+        if name in _MAPPING_SECTIONS and value is not None and not isinstance(value, dict):
+            raise DiscoveryError(
+                f"invalid compose file {path}, line {value_lines.get(name, 0)}: "
+                f"'{name}' must be a mapping, not a {type(value).__name__}",
+                hint=f"write {name}: as keys with settings under them",
+            )
 
 
 def _reject_duplicate_keys(node: Node, path: Path, visited: set[int]) -> None:
