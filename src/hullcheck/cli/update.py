@@ -110,6 +110,7 @@ def update_command(
     stable_seconds: Annotated[float, setting("stable_seconds").option(min=0)] = 10.0,
     insecure_registry: Annotated[list[str] | None, setting("insecure_registry").option()] = None,
     check_tags: Annotated[bool, setting("check_tags").option()] = True,
+    registry_timeout: Annotated[float, setting("registry_timeout").option(min=1)] = 30.0,
     scan_timeout: ScanTimeoutOption = 1800.0,
     trivy: TrivyOption = None,
     trivy_cache: TrivyCacheOption = None,
@@ -151,7 +152,10 @@ def update_command(
                     feeds=risk.status_text,
                 ),
                 check_tags=check_tags,
-                registry=RegistrySettings(insecure_registries=frozenset(insecure_registry or ())),
+                registry=RegistrySettings(
+                    insecure_registries=frozenset(insecure_registry or ()),
+                    timeout_seconds=registry_timeout,
+                ),
                 scanner=build_scanner(
                     scan_timeout=scan_timeout,
                     trivy=trivy,

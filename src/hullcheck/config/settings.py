@@ -128,6 +128,12 @@ SETTINGS: tuple[Setting, ...] = (
         multiple=True,
     ),
     Setting(
+        "registry_timeout",
+        "--registry-timeout",
+        30.0,
+        "Seconds to wait for each registry request (manifest HEAD, token, tag list).",
+    ),
+    Setting(
         "check_tags",
         "--check-tags",
         True,
