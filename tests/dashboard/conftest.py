@@ -13,19 +13,10 @@ from pathlib import Path
 import pytest
 from dashboard_client import ConsoleErrors, StartServer
 from dashboard_samples import SeededHistory, seed_history
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page
 
+from browser_support import chromium_context
 from hullcheck.dashboard import DashboardConfig, DashboardServer, create_server
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -73,23 +64,9 @@ def dashboard(start_server: StartServer, history: SeededHistory) -> DashboardSer
 # HTML and dashboard tests each start their own.
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: run scripts/bootstrap as root to install Debian's chromium",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path_factory.mktemp("chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1200, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    """A browser context with a fresh profile directory of its own."""
+    with chromium_context(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context
 
 
 @pytest.fixture
