@@ -1,10 +1,10 @@
 """Build the benchmark's home lab on the lab engine: shared base layers, apps, Compose.
 
-Base images are imported from tar files written here (Debian 12 with about 300 dpkg
-packages, Alpine 3.22), and the Node and Python runtimes and every app are built with
-``docker build`` from a two-line Dockerfile (``FROM base`` and ``COPY``), so apps of one
-runtime share its layers in the engine and in the registry as real images do. Each app
-image is pushed to the lab registry and runs as one service of a Compose project.
+Base images are imported from tar files written here: Debian 12 with about 300 dpkg
+packages, and Alpine 3.22. The Node and Python runtimes and every app are built with
+``docker build`` from a Dockerfile of ``FROM base``, one ``COPY`` and a ``LABEL``, so apps
+of one runtime share its layers in the engine and in the registry as real images do. Each
+app image is pushed to the lab registry and runs as one service of a Compose project.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ class Estate:
     apps: list[AppImage]
     inventory: EstateInventory
     layers: dict[str, Inventory] = field(default_factory=dict)
-    """What each base, runtime and app layer installs, by layer name."""
+    """Package inventory of each base, runtime and app layer, by layer name."""
 
     @property
     def compose_file(self) -> Path:

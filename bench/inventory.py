@@ -1,10 +1,10 @@
 """Package inventories of the benchmark's home lab, generated deterministically.
 
 Every image of the estate gets a Debian 12 (or Alpine 3.22) package database with a few
-hundred packages, and the Node and Python apps get 100 to 1,600 language packages, the
-sizes that Immich, Paperless-ngx and similar self-hosted apps ship. The same seed labels
-give the same packages and versions on every run, so the Trivy DB built from
-:func:`estate_inventory` always matches the images.
+hundred packages. The Node and Python apps add 80 to 1,600 language packages, of the order
+that Immich (npm) and Paperless-ngx (Python) ship; these sizes are estimates, not counts
+taken from those images. The same seed labels give the same packages and versions on every
+run, so the Trivy DB built from the estate's inventory always matches the images.
 """
 
 from __future__ import annotations

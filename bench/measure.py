@@ -1,9 +1,9 @@
 """Run the blog's loop and hullcheck on the estate and measure both the same way.
 
-Each run records its wall time, the Trivy processes it started (by sub-command, with the
-time spent in them, from a wrapper script that logs start and end), the requests the lab
-registry served during the run (from its access log), and for hullcheck its own peak RSS
-and the time it spent pulling (from ``bench.launch``).
+Each run records its wall time and the Trivy processes it started, by sub-command and with
+the time spent in them, from a wrapper script that logs start and end. It also records the
+requests the lab registry served during the run, from its access log. For hullcheck it
+adds the process's own peak RSS and the time it spent pulling, from ``bench.launch``.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def request_kind(request: RegistryRequest) -> str:
 def write_counting_trivy(directory: Path, real: Path = REAL_TRIVY) -> Path:
     """Write a wrapper that runs ``real`` and appends ``SUBCOMMAND START END`` to $BENCH_TRIVY_LOG.
 
-    Times are seconds since the epoch from ``date +%s.%N``; the two ``date`` processes add
-    about 2 ms to each call, counted as Trivy time.
+    Times are seconds since the epoch from ``date +%s.%N``. The two ``date`` processes add
+    about 2 ms to each call, which counts as Trivy time.
     """
     if not real.is_file():
         raise BenchError(f"Trivy not found at {real}; run scripts/bootstrap to install it")
@@ -106,7 +106,7 @@ class Step:
 
 @dataclass
 class RunResult:
-    """What one run of the loop or of hullcheck cost."""
+    """Costs of one run of the loop or of hullcheck."""
 
     scenario: str
     tool: str

@@ -268,12 +268,12 @@ def render(
         "",
     ]
     lines += [
-        "Times are wall-clock seconds. *pulls* is `docker-compose pull` for the loop and the time",
-        "hullcheck spent in image pulls; *in Trivy* is the time inside Trivy processes, from a",
-        "wrapper that logs each call; *rest* is wall time minus both, which for hullcheck is its",
-        "own overhead (Python start-up, discovery, registry checks, history). Registry requests",
-        "come from the lab registry's access log. Peak RSS is `VmHWM` of each hullcheck process",
-        "itself, without Trivy, the largest of the run's two commands.",
+        "Times are wall-clock seconds. *pulls* is `docker-compose pull` for the loop, and for",
+        "hullcheck the time spent in image pulls. *in Trivy* is the time inside Trivy processes,",
+        "from a wrapper that logs each call. *rest* is wall time minus both, which for hullcheck",
+        "is its own overhead (Python start-up, discovery, registry checks, history, reports).",
+        "Registry requests come from the lab registry's access log. Peak RSS is `VmHWM` of the",
+        "hullcheck process itself, without Trivy, the larger of the run's two commands.",
         "",
     ]
     for scenario, title in SCENARIOS.items():
@@ -306,7 +306,7 @@ def render(
         f"  HIGH and CRITICAL: {_spread(estate.high_critical_per_image)}.",
         f"- Trivy DB: {outcome.advisories.get(1, 0):,} advisories (UpdatedAt {outcome.db_dates[1]:%Y-%m-%d %H:%M}Z),"
         f" then {outcome.advisories.get(2, 0):,} for scenario b (UpdatedAt {outcome.db_dates[2]:%Y-%m-%d %H:%M}Z),"
-        "  built by `bench/advisories.py`.",
+        " built by `bench/advisories.py`.",
         "",
         "## Commands",
         "",

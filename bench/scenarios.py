@@ -12,6 +12,7 @@ registry and not on the engine, and the containers run the old ones.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from collections.abc import Callable, Sequence
@@ -149,9 +150,7 @@ def run_scenarios(
 
 
 def sbom_component_counts(data_dir: Path) -> list[int]:
-    """Components per stored CycloneDX SBOM: the packages Trivy found in each image."""
-    import json
-
+    """Return the component count of each stored CycloneDX SBOM: the packages Trivy found."""
     counts = []
     for path in sorted((data_dir / "sboms").glob("*.cdx.json")):
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -160,6 +159,7 @@ def sbom_component_counts(data_dir: Path) -> list[int]:
 
 
 def estate_summary(estate: Estate) -> dict[str, int]:
+    """Count the estate's apps by base."""
     kinds: dict[str, int] = {}
     for app in estate.apps:
         kinds[app.spec.base] = kinds.get(app.spec.base, 0) + 1
