@@ -181,12 +181,19 @@ def _insert_finding(
     )
 
 
-def load_images(connection: sqlite3.Connection, run_id: int) -> list[ImageScan]:
-    """Load the image scans of one run in the order they were saved."""
-    image_rows = connection.execute(
-        "SELECT * FROM run_images WHERE run_id = ? ORDER BY position", (run_id,)
-    ).fetchall()
-    findings_by_image = _load_findings(connection, run_id)
+def load_images(
+    connection: sqlite3.Connection, run_id: int, *, run_image_id: int | None = None
+) -> list[ImageScan]:
+    """Load the image scans of one run in the order they were saved, or just one of them."""
+    if run_image_id is None:
+        image_rows = connection.execute(
+            "SELECT * FROM run_images WHERE run_id = ? ORDER BY position", (run_id,)
+        ).fetchall()
+    else:
+        image_rows = connection.execute(
+            "SELECT * FROM run_images WHERE run_id = ? AND id = ?", (run_id, run_image_id)
+        ).fetchall()
+    findings_by_image = _load_findings(connection, run_id, run_image_id=run_image_id)
     scans = []
     for row in image_rows:
         report = None
@@ -219,7 +226,9 @@ def load_images(connection: sqlite3.Connection, run_id: int) -> list[ImageScan]:
     return scans
 
 
-def _load_findings(connection: sqlite3.Connection, run_id: int) -> dict[int, list[Finding]]:
+def _load_findings(
+    connection: sqlite3.Connection, run_id: int, *, run_image_id: int | None = None
+) -> dict[int, list[Finding]]:
     # Two queries load the whole run, instead of one per finding, because a run can have
     # thousands of findings.
     packages_by_finding: dict[int, list[AffectedPackage]] = {}
@@ -227,8 +236,8 @@ def _load_findings(connection: sqlite3.Connection, run_id: int) -> dict[int, lis
         "SELECT p.* FROM finding_packages AS p"
         " JOIN findings AS f ON f.id = p.finding_id"
         " JOIN run_images AS i ON i.id = f.run_image_id"
-        " WHERE i.run_id = ? ORDER BY p.finding_id, p.position",
-        (run_id,),
+        " WHERE i.run_id = ? AND (? IS NULL OR i.id = ?) ORDER BY p.finding_id, p.position",
+        (run_id, run_image_id, run_image_id),
     )
     for row in package_rows:
         packages_by_finding.setdefault(row["finding_id"], []).append(
@@ -246,8 +255,8 @@ def _load_findings(connection: sqlite3.Connection, run_id: int) -> dict[int, lis
     findings_by_image: dict[int, list[Finding]] = {}
     finding_rows = connection.execute(
         "SELECT f.* FROM findings AS f JOIN run_images AS i ON i.id = f.run_image_id"
-        " WHERE i.run_id = ? ORDER BY f.run_image_id, f.position",
-        (run_id,),
+        " WHERE i.run_id = ? AND (? IS NULL OR i.id = ?) ORDER BY f.run_image_id, f.position",
+        (run_id, run_image_id, run_image_id),
     )
     for row in finding_rows:
         findings_by_image.setdefault(row["run_image_id"], []).append(

@@ -258,7 +258,7 @@ class HistoryStore:
         """
         with self._read(f"find a scan of {image_id}") as connection:
             row = connection.execute(
-                "SELECT r.id FROM run_images AS i JOIN runs AS r ON r.id = i.run_id"
+                "SELECT r.id, i.id FROM run_images AS i JOIN runs AS r ON r.id = i.run_id"
                 " WHERE i.image_id = ? AND i.status IN ('scanned', 'nothing_analysed')"
                 " AND r.trivy_version = ? AND r.db_updated_at = ?"
                 " ORDER BY r.id DESC LIMIT 1",
@@ -266,8 +266,9 @@ class HistoryStore:
             ).fetchone()
             if row is None:
                 return None
-            for scan in rows.load_images(connection, row[0]):
-                if scan.image_id == image_id and scan.findings is not None:
+            # Only that image's row and findings: a run can hold thousands of findings.
+            for scan in rows.load_images(connection, row[0], run_image_id=row[1]):
+                if scan.findings is not None:
                     return scan
         return None
 
