@@ -177,12 +177,7 @@ ALTER TABLE findings ADD COLUMN priority INTEGER;
 ALTER TABLE runs ADD COLUMN feeds TEXT;
 """
 
-_SCHEMA_5 = """
--- Reusing a result looks up the newest scan of an image ID.
-CREATE INDEX run_images_image_id ON run_images (image_id);
-"""
-
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_1, _SCHEMA_2, _SCHEMA_3, _SCHEMA_4, _SCHEMA_5)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_1, _SCHEMA_2, _SCHEMA_3, _SCHEMA_4)
 """SQL scripts in order. A database at version ``n`` has run the first ``n`` of them."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
