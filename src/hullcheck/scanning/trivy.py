@@ -231,13 +231,20 @@ class TrivyScanner:
         raise AssertionError("unreachable")
 
     def scan_sbom(self, sbom: Path) -> ImageFindings:
-        """Match a stored CycloneDX SBOM against the current DB, without the image."""
-        arguments = ["sbom", str(sbom)]
+        """Match a stored CycloneDX SBOM against the current DB, without the image.
+
+        The memory cache backend leaves the scan cache alone, so this needs no cache lock
+        and several matches may run at once.
+        """
+        arguments = ["sbom", "--cache-backend", "memory", str(sbom)]
         return self._run_report(arguments, subject=f"SBOM {sbom.name}", sbom_output=None)
 
     def _scan_once(self, name: str, sbom_output: Path | None) -> ImageFindings:
         arguments = ["image", "--image-src", "docker", name]
-        return self._run_report(arguments, subject=name, sbom_output=sbom_output)
+        # Trivy fails after 5 s when another process holds its scan cache, so hullcheck
+        # processes sharing a cache directory take turns.
+        with self._cache_lock():
+            return self._run_report(arguments, subject=name, sbom_output=sbom_output)
 
     def _run_report(
         self, arguments: list[str], *, subject: str, sbom_output: Path | None
