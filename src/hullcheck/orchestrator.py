@@ -9,6 +9,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -34,6 +35,10 @@ from hullcheck.scanning.reuse import ScanReuse
 from hullcheck.scanning.trivy import ImageScanError
 
 logger = logging.getLogger(__name__)
+
+
+SBOM_WORKERS = max(1, min(4, os.cpu_count() or 1))
+"""Trivy processes matching stored SBOMs at once: one per CPU, at most four."""
 
 
 class Stage(StrEnum):
@@ -195,13 +200,34 @@ def run_scan(
             _finish(record, store, RunStatus.FAILED)
             return record
 
+        sbom_jobs: list[tuple[int, ImageTarget]] = []
         for index, target in enumerate(unique, start=1):
             if target.failure is not None:
                 _store(record, store, target.failure)
                 continue
+            if _matches_stored_sbom(target, reuse, record.scanner):
+                sbom_jobs.append((index, target))
+                continue
             notify(ProgressEvent(Stage.SCAN, target.display, index, len(unique)))
             scan = _scan_target(scanner, target, reuse, record.scanner)
             _store(record, store, enrich(scan) if enrich else scan)
+
+        # SBOM matches take no cache lock, so they run side by side; results are stored
+        # one at a time, by this thread, as they finish.
+        with ThreadPoolExecutor(max_workers=SBOM_WORKERS) as pool:
+            futures = {
+                pool.submit(_scan_target, scanner, target, reuse, record.scanner): (index, target)
+                for index, target in sbom_jobs
+            }
+            try:
+                for future in as_completed(futures):
+                    index, target = futures[future]
+                    notify(ProgressEvent(Stage.SCAN, target.display, index, len(unique)))
+                    scan = future.result()
+                    _store(record, store, enrich(scan) if enrich else scan)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
 
         # Problems found while scanning, such as an expired risk acceptance.
         found_late = late_problems() if late_problems else []
@@ -291,6 +317,17 @@ def _scan_name(target: ImageTarget) -> str:
     if local.repo_digests:
         return local.repo_digests[0]
     return local.image_id
+
+
+def _matches_stored_sbom(
+    target: ImageTarget, reuse: ScanReuse | None, info: ScannerInfo | None
+) -> bool:
+    """True when the image will be checked by matching its stored SBOM, not analysed."""
+    if reuse is None or info is None or not reuse.reuse_results or target.local is None:
+        return False
+    if reuse.previous(target.local.image_id, info) is not None:
+        return False
+    return reuse.sbom_path(target.local.image_id).exists()
 
 
 def _scan_target(

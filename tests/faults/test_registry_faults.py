@@ -7,7 +7,6 @@ gets the fault; the service ``healthy`` must still be checked as usual.
 
 from __future__ import annotations
 
-import functools
 import json
 import urllib.request
 from pathlib import Path
@@ -30,7 +29,6 @@ from hullcheck.deployment.models import UpdateAction
 from hullcheck.exitcodes import ExitCode
 from hullcheck.lab.images import publish
 from hullcheck.lab.services import Lab
-from hullcheck.registry import RegistrySettings
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 SHORT_REGISTRY_TIMEOUT = 2.0
@@ -189,16 +187,17 @@ def test_slow_registry_times_out(
     data_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # NOTE: the registry timeout (30 s) has no option or setting, so the test shortens it.
-    monkeypatch.setattr(
-        "hullcheck.cli.update.RegistrySettings",
-        functools.partial(RegistrySettings, timeout_seconds=SHORT_REGISTRY_TIMEOUT),
-    )
     stack, broken = proxied_stack(lab, fault_proxy, make_stack, lab_repository)
     fault_proxy.add(Fault(FaultKind.DELAY, broken, method="HEAD", delay_seconds=30))
     history = tmp_path / "history.db"
 
-    result = update_stack(stack, copy_cache(lab_trivy_cache, tmp_path / "cache"), history)
+    result = update_stack(
+        stack,
+        copy_cache(lab_trivy_cache, tmp_path / "cache"),
+        history,
+        "--registry-timeout",
+        str(SHORT_REGISTRY_TIMEOUT),
+    )
 
     assert result.exit_code == ExitCode.UPDATE_FAILED, result.stderr
     assert_only_broken_failed(
