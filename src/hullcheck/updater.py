@@ -36,7 +36,8 @@ from hullcheck.orchestrator import ProgressCallback, ProgressEvent, RunStore, Sc
 from hullcheck.registry import RegistryClient, UpdateCheck, UpdateChecker, UpdateState
 from hullcheck.registry.tags import find_newer_tags
 from hullcheck.run import RunRecord, RunStatus
-from hullcheck.scanning.models import ImageScan, ScannerError, ScanStatus
+from hullcheck.scanning.models import ImageScan, ScannerError, ScannerInfo, ScanSource, ScanStatus
+from hullcheck.scanning.reuse import ScanReuse
 from hullcheck.scanning.trivy import ImageScanError
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class UpdateOptions:
     """Adds KEV, EPSS and accepted-risk marks to each scan result."""
     feeds: str | None = None
     """Status of the KEV and EPSS feeds, stored with the run."""
+    reuse: ScanReuse | None = None
+    """Earlier results and stored SBOMs, so unchanged images are not analysed again."""
     tags_client: RegistryClient | None = None
     """When set, each versioned tag is also checked for newer tags of its series."""
 
@@ -95,7 +98,9 @@ def run_update(
     try:
         results, candidates = _check_services(discovery, client, checker, options, notify)
         if candidates and not options.dry_run:
-            _pull_and_scan(candidates, record, client, scanner, store, notify, options.enrich)
+            _pull_and_scan(
+                candidates, record, client, scanner, store, notify, options.enrich, options.reuse
+            )
             for candidate in candidates:
                 for service in candidate.services:
                     results.append(_apply(service, candidate, record, client, options, notify))
@@ -225,6 +230,7 @@ def _pull_and_scan(
     store: RunStore | None,
     notify: ProgressCallback,
     enrich: Callable[[ImageScan], ImageScan] | None = None,
+    reuse: ScanReuse | None = None,
 ) -> None:
     """Pull each candidate by digest (the tag stays on the running image), then scan old and new."""
     for index, candidate in enumerate(candidates, start=1):
@@ -259,7 +265,7 @@ def _pull_and_scan(
         assert image_id is not None
         if image_id not in scanned:
             notify(ProgressEvent(Stage.SCAN, candidate.reference.original, index, len(names)))
-            result = _scan(scanner, client, candidate, image_id)
+            result = _scan(scanner, client, candidate, image_id, reuse, record.scanner)
             scanned[image_id] = enrich(result) if enrich else result
             record.images.append(scanned[image_id])
             if store and record.run_id is not None:
@@ -273,13 +279,29 @@ def _pull_and_scan(
 
 
 def _scan(
-    scanner: Scanner, client: docker.DockerClient, candidate: _Candidate, image_id: str
+    scanner: Scanner,
+    client: docker.DockerClient,
+    candidate: _Candidate,
+    image_id: str,
+    reuse: ScanReuse | None = None,
+    info: ScannerInfo | None = None,
 ) -> ImageScan:
-    name = _name_for(client, image_id)
+    """Scan one image, reusing what the history and stored SBOMs already hold."""
     services = tuple(f"{s.project}/{s.service}" for s in candidate.services)
     role = "candidate" if image_id == candidate.image_id else "running"
+    label = f"{candidate.reference.normalized} ({role})"
+    earlier = reuse.previous(image_id, info) if reuse is not None and info is not None else None
+    if earlier is not None:
+        return earlier.model_copy(
+            update={"image": label, "services": services, "source": ScanSource.REUSED}
+        )
+    sbom = reuse.sbom_path(image_id) if reuse is not None else None
+    source = ScanSource.IMAGE
     try:
-        findings = scanner.scan_image(name)
+        if sbom is not None and reuse is not None and reuse.reuse_results and sbom.exists():
+            findings, source = scanner.scan_sbom(sbom), ScanSource.SBOM
+        else:
+            findings = scanner.scan_image(_name_for(client, image_id), sbom_output=sbom)
     except ImageScanError as error:
         return ImageScan(
             image=f"{candidate.reference.normalized} ({role})",
@@ -295,6 +317,7 @@ def _scan(
         services=services,
         status=ScanStatus.SCANNED if findings.analysed else ScanStatus.NOTHING_ANALYSED,
         findings=findings,
+        source=source,
     )
 
 

@@ -49,9 +49,11 @@ from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.fileio import write_atomic
 from hullcheck.notification import NewTagEvent
+from hullcheck.paths import data_dir
 from hullcheck.registry import RegistryClient, RegistrySettings, UpdateChecker
 from hullcheck.reporting.updates import render_update_json, render_update_table
 from hullcheck.run import RunRecord
+from hullcheck.scanning.reuse import ScanReuse
 from hullcheck.scanning.trivy import DbUpdate, TrivyScanner
 from hullcheck.storage import HistoryStore
 from hullcheck.updater import UpdateOptions, run_update
@@ -226,6 +228,7 @@ def _update(
         RegistryClient(registry) as registry_client,
         progress_reporter(stderr_console.is_terminal) as on_progress,
     ):
+        options.reuse = ScanReuse(store, data_dir() / "sboms")
         if check_tags:
             options.tags_client = registry_client
         return run_update(
