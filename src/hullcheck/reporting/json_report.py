@@ -109,7 +109,9 @@ def _finding(finding: Finding) -> JsonObject:
         "epss_percentile": finding.epss.percentile if finding.epss is not None else None,
         "accepted": finding.accepted is not None,
         "accepted_reason": finding.accepted.reason if finding.accepted is not None else None,
-        "accepted_until": finding.accepted.expires.isoformat() if finding.accepted is not None else None,
+        "accepted_until": finding.accepted.expires.isoformat()
+        if finding.accepted is not None
+        else None,
         "priority": finding.priority,
         "packages": [_package(package) for package in finding.packages],
     }

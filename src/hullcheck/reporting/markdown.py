@@ -12,8 +12,11 @@ from hullcheck.reporting.view import (
     NO_VALUE,
     ImageRow,
     ReportView,
+    action_text,
     build_view,
+    epss_text,
     format_time,
+    kev_text,
     row_count_text,
     scanner_text,
     totals_text,
@@ -113,8 +116,10 @@ def _image_findings(row: ImageRow, names: str) -> str:
         lines.append(f"No {names} findings.")
         return "\n".join(lines)
 
-    lines.append("| Severity | ID | Package | Installed | Fixed | Status | Title |")
-    lines.append("|---|---|---|---|---|---|---|")
+    lines.append(
+        "| Severity | ID | Package | Installed | Fixed | Status | KEV | EPSS | Action | Title |"
+    )
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for finding in row.listed:
         severity = finding.severity.value
         nvd_severity = vendor_note(finding)
@@ -128,7 +133,8 @@ def _image_findings(row: ImageRow, names: str) -> str:
                 f"| {severity} | {identifier} | {escape(package.name)} "
                 f"| {escape(package.installed_version or NO_VALUE)} "
                 f"| {escape(package.fixed_version or NO_VALUE)} "
-                f"| {escape(package.status or NO_VALUE)} | {escape(finding.title or '')} |"
+                f"| {escape(package.status or NO_VALUE)} | {kev_text(finding)} | {epss_text(finding)} "
+                f"| {action_text(finding)} | {escape(finding.title or '')} |"
             )
     return "\n".join(lines)
 

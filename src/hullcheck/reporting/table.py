@@ -15,7 +15,10 @@ from hullcheck.reporting.view import (
     NO_VALUE,
     ImageRow,
     ReportView,
+    action_text,
     build_view,
+    epss_text,
+    kev_text,
     row_count_text,
     scanner_text,
     totals_text,
@@ -107,6 +110,9 @@ def _findings_table(row: ImageRow) -> Table:
     table.add_column("Installed", overflow="fold")
     table.add_column("Fixed", overflow="fold")
     table.add_column("Status")
+    table.add_column("KEV")
+    table.add_column("EPSS", justify="right")
+    table.add_column("Action", overflow="fold")
     for finding in row.listed:
         severity = finding.severity.value
         note = vendor_note(finding)
@@ -120,5 +126,8 @@ def _findings_table(row: ImageRow) -> Table:
                 Text(package.installed_version or NO_VALUE),
                 Text(package.fixed_version or NO_VALUE),
                 Text(package.status or NO_VALUE),
+                Text(kev_text(finding), style="bold red"),
+                Text(epss_text(finding)),
+                Text(action_text(finding)),
             )
     return table

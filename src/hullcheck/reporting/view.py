@@ -240,3 +240,22 @@ def _as_utc(moment: datetime) -> datetime:
 def _add(total: SeverityCounts, counts: SeverityCounts) -> None:
     for severity in SEVERITIES:
         setattr(total, severity.value, total.get(severity) + counts.get(severity))
+
+
+def kev_text(finding: Finding) -> str:
+    """``KEV`` (``KEV ransomware`` when the catalog says so), else the empty string."""
+    if finding.kev is None:
+        return ""
+    return "KEV ransomware" if finding.kev.known_ransomware else "KEV"
+
+
+def epss_text(finding: Finding) -> str:
+    """The EPSS probability as a percentage, e.g. ``94.4%``, else the empty string."""
+    return f"{finding.epss.probability * 100:.1f}%" if finding.epss is not None else ""
+
+
+def action_text(finding: Finding) -> str:
+    """What the owner can do: accepted, fix now (a fixed version exists) or wait on upstream."""
+    if finding.accepted is not None:
+        return f"accepted until {finding.accepted.expires.isoformat()}"
+    return "fix now" if finding.fixable else "waiting on upstream"
