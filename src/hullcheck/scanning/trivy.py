@@ -20,6 +20,7 @@ from pathlib import Path
 from hullcheck.analysis.models import ImageFindings
 from hullcheck.analysis.trivy_json import ReportFormatError, parse_trivy_report
 from hullcheck.scanning.binary import locate_trivy, trivy_version
+from hullcheck.scanning.local_db import install_local_db, local_db_source
 from hullcheck.scanning.models import DatabaseInfo, FailureClass, ScannerError, ScannerInfo
 
 logger = logging.getLogger(__name__)
@@ -333,7 +334,16 @@ class TrivyScanner:
         return flags
 
     def _update_db(self) -> None:
-        """Download the DB when Trivy says it is due; keep an older DB when the download fails."""
+        """Download the DB when Trivy says it is due; keep an older DB when the download fails.
+
+        A repository given as a local path is installed from disk and nothing is downloaded.
+        """
+        local = [
+            path for path in map(local_db_source, self.options.db_repositories) if path is not None
+        ]
+        if local:
+            install_local_db(local[0], self.options.cache_dir)
+            return
         command = [str(self.binary), "image", *self._common_flags(), "--download-db-only"]
         for repository in self.options.db_repositories:
             command += ["--db-repository", repository]
