@@ -91,7 +91,7 @@ SETTINGS: tuple[Setting, ...] = (
         "db_repository",
         "--db-repository",
         [],
-        "Trivy DB repository or mirror (repeatable), e.g. a local registry.",
+        "Trivy DB repository or mirror (repeatable), or a local DB directory or db.tar.gz for offline use.",
         multiple=True,
     ),
     Setting(
