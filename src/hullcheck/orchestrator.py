@@ -338,7 +338,8 @@ def _scan_target(
     started = time.monotonic()
     if reuse is not None and info is not None:
         earlier = reuse.previous(local.image_id, info)
-        if earlier is not None:
+        # Without its SBOM a reused result would leave recheck nothing to match later.
+        if earlier is not None and reuse.sbom_path(local.image_id).exists():
             logger.info(
                 "Reused the result for %s (%s): same image and DB", target.display, local.image_id
             )

@@ -139,3 +139,14 @@ def test_config_show_redacts_secrets(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "very-secret-token" not in result.output
     assert "discord://********" in result.stdout
+
+
+def test_invalid_choice_names_file(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("policy = 'stricter'\n")
+
+    result = CliRunner().invoke(probe_app(), ["--config", str(config), "probe"])
+
+    assert result.exit_code == 2
+    assert f"invalid value 'stricter' for 'policy' in {config}" in result.stderr
+    assert "availability, strict, notify-only" in result.stderr

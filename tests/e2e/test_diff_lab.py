@@ -34,6 +34,12 @@ def test_diff_new_fixed_open(
     assert first.exit_code == ExitCode.SUCCESS, first.stderr
     assert second.exit_code == ExitCode.SUCCESS, second.stderr
 
+    # A recheck in between is no scan: diff still compares the two scans.
+    rechecked = invoke(
+        "recheck", "--cache-dir", cache, "--db-update", "skip", "--db", data_dir / "history.db"
+    )
+    assert rechecked.exit_code == ExitCode.SUCCESS, rechecked.stderr
+
     result = invoke("diff", "--format", "json", "--db", data_dir / "history.db")
 
     assert result.exit_code == ExitCode.SUCCESS, result.stderr

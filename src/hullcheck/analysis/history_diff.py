@@ -24,6 +24,8 @@ class ImageDiff(BaseModel):
     image: str
     status: str
     """``compared``, ``new image``, ``gone`` or ``not comparable`` (a scan failed)."""
+    reason: str | None = None
+    """Why the image could not be compared."""
     new: list[ChangedFinding] = []
     fixed: list[ChangedFinding] = []
     still_open: list[ChangedFinding] = []
@@ -56,7 +58,11 @@ def _compare(
     if new is None:
         return ImageDiff(image=image, status="gone")
     if new.findings is None or (old is not None and old.findings is None):
-        return ImageDiff(image=image, status="not comparable")
+        failed = new if new.findings is None else old
+        assert failed is not None
+        return ImageDiff(
+            image=image, status="not comparable", reason=failed.reason or "the scan has no result"
+        )
     current = _by_id(new.findings)
     if old is None:
         return ImageDiff(

@@ -16,7 +16,7 @@ from hullcheck.errors import HullcheckError
 from hullcheck.run import REPORT_SCHEMA_VERSION, RunStatus
 from hullcheck.storage import HistoryStore
 
-COMPARABLE_COMMANDS = ("scan", "demo", "recheck")
+COMPARABLE_COMMANDS = ("scan", "demo")
 FINISHED = (RunStatus.COMPLETE, RunStatus.PARTIAL)
 
 
@@ -83,13 +83,13 @@ def render_diff_table(diffs: list[ImageDiff], older_id: int, newer_id: int) -> N
     for column in ("Image", "Status", "New", "Fixed", "Still open"):
         table.add_column(column, overflow="fold")
     for diff in diffs:
-        table.add_row(
-            Text(diff.image),
-            Text(diff.status),
-            str(len(diff.new)),
-            str(len(diff.fixed)),
-            str(len(diff.still_open)),
-        )
+        # Only compared images have numbers; zeros would claim nothing changed.
+        counted = diff.status in ("compared", "new image")
+        counts = [
+            str(len(items)) if counted else "-" for items in (diff.new, diff.fixed, diff.still_open)
+        ]
+        status = f"{diff.status}: {diff.reason}" if diff.reason else diff.status
+        table.add_row(Text(diff.image), Text(status), *counts)
     console.print(table)
     for diff in diffs:
         for finding in diff.new:

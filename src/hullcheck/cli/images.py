@@ -82,6 +82,8 @@ def render_images_table(result: DiscoveryResult, console: Console) -> None:
         notes = []
         if service.local_build:
             notes.append("locally built: no registry check")
+        if service.image is not None and service.image.tag is None and service.image.digest:
+            notes.append("no tag: a digest-only reference cannot be tracked")
         if not service.active:
             notes.append(f"not deployed (inactive profile: {', '.join(service.profiles)})")
         if service.container_names:

@@ -109,7 +109,7 @@ def recheck_command(
                 (
                     store.load_run(s.run_id)
                     for s in store.list_runs(limit=50)
-                    if s.command in ("scan", "update", "recheck", "demo")
+                    if s.command in ("scan", "demo")
                     and s.status in (RunStatus.COMPLETE, RunStatus.PARTIAL)
                 ),
                 None,

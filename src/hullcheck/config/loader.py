@@ -96,6 +96,11 @@ def _checked_value(setting: Setting, value: Any, path: Path) -> Any:
                 hint=f'for example {setting.name} = ["value"]',
             )
         return value
+    if setting.choices and value not in setting.choices:
+        raise ConfigurationError(
+            f"invalid value {value!r} for {setting.name!r} in {path}",
+            hint=f"use one of: {', '.join(setting.choices)}",
+        )
     expected = type(setting.default) if setting.default is not None else str
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

@@ -26,6 +26,8 @@ class Setting:
     """Redacted in every output: webhook URLs, tokens."""
     multiple: bool = False
     """A list: the flag repeats, the env var is split on commas and spaces, the file takes an array."""
+    choices: tuple[str, ...] = ()
+    """Allowed values, checked in the config file as the flag checks them on the command line."""
 
     @property
     def env(self) -> str:
@@ -66,7 +68,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Severities listed in the report detail, comma-separated.",
     ),
     Setting(
-        "fail_on", "--fail-on", None, "Exit 1 when a finding at or above this severity exists."
+        "fail_on",
+        "--fail-on",
+        None,
+        "Exit 1 when a finding at or above this severity exists.",
+        choices=("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"),
     ),
     Setting("scan_timeout", "--scan-timeout", 1800.0, "Per-image Trivy timeout, in seconds."),
     Setting(
@@ -86,6 +92,7 @@ SETTINGS: tuple[Setting, ...] = (
         "--db-update",
         "auto",
         "auto: download the Trivy DB when due, once per run; skip: offline, use the cached DB.",
+        choices=("auto", "skip"),
     ),
     Setting(
         "db_repository",
@@ -106,6 +113,7 @@ SETTINGS: tuple[Setting, ...] = (
         "--policy",
         "availability",
         "availability: update and escalate; strict: hold new CRITICAL or known-exploited; notify-only.",
+        choices=("availability", "strict", "notify-only"),
     ),
     Setting("minimum_age", "--min-age", 0.0, "Hold candidate images younger than this many hours."),
     Setting(
@@ -153,12 +161,14 @@ SETTINGS: tuple[Setting, ...] = (
         "--notify-when",
         "always",
         "always, on-change, or new-critical (new CRITICAL or known-exploited findings).",
+        choices=("always", "on-change", "new-critical"),
     ),
     Setting(
         "notify_on",
         "--notify-on",
         "both",
         "Update news to report: digest (same tag, new digest), tag (new tags), or both.",
+        choices=("digest", "tag", "both"),
     ),
     Setting(
         "report_url",
