@@ -269,8 +269,9 @@ def render(
     ]
     lines += [
         "Times are wall-clock seconds. *pulls* is `docker-compose pull` for the loop, and for",
-        "hullcheck the time spent in image pulls. *in Trivy* is the time inside Trivy processes,",
-        "from a wrapper that logs each call. *rest* is wall time minus both, which for hullcheck",
+        "hullcheck the time spent in image pulls. *in Trivy* is the wall time during which at",
+        "least one Trivy process ran (SBOM matches run side by side), from a wrapper that logs",
+        "each call. *rest* is wall time minus both, which for hullcheck",
         "is its own overhead (Python start-up, discovery, registry checks, history, reports).",
         "Registry requests come from the lab registry's access log. Peak RSS is `VmHWM` of the",
         "hullcheck process itself, without Trivy, the larger of the run's two commands.",
