@@ -141,32 +141,29 @@ class HistoryStore:
     def save_image(self, run_id: int, scan: ImageScan) -> None:
         """Store one finished image scan in its own transaction, after the run's earlier ones."""
         with self._write(f"save image {scan.image} of run {run_id}") as connection:
-            self._require_open_run(connection, run_id)
-            position = connection.execute(
-                "SELECT coalesce(max(position) + 1, 0) FROM run_images WHERE run_id = ?",
-                (run_id,),
-            ).fetchone()[0]
+            position = self._next_position(connection, "run_images", run_id)
             rows.insert_image(connection, run_id, position, scan)
 
     def save_problems(self, run_id: int, problems: list[DiscoveryProblem]) -> None:
         """Append discovery problems to a run."""
         with self._write(f"save problems of run {run_id}") as connection:
-            self._require_open_run(connection, run_id)
-            position = connection.execute(
-                "SELECT coalesce(max(position) + 1, 0) FROM run_problems WHERE run_id = ?",
-                (run_id,),
-            ).fetchone()[0]
+            position = self._next_position(connection, "run_problems", run_id)
             rows.insert_problems(connection, run_id, position, problems)
 
     def save_updates(self, run_id: int, updates: list[ServiceUpdate]) -> None:
         """Append per-service update results to a run."""
         with self._write(f"save updates of run {run_id}") as connection:
-            self._require_open_run(connection, run_id)
-            position = connection.execute(
-                "SELECT coalesce(max(position) + 1, 0) FROM run_updates WHERE run_id = ?",
-                (run_id,),
-            ).fetchone()[0]
+            position = self._next_position(connection, "run_updates", run_id)
             rows.insert_updates(connection, run_id, position, updates)
+
+    def _next_position(self, connection: sqlite3.Connection, table: str, run_id: int) -> int:
+        """Check that the run is still open and return the next free position in ``table``."""
+        self._require_open_run(connection, run_id)
+        # The table name is one of three literals above, never user input.
+        row = connection.execute(
+            f"SELECT coalesce(max(position) + 1, 0) FROM {table} WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return int(row[0])
 
     def finish_run(
         self,
