@@ -95,7 +95,7 @@ class ImageTarget:
     """One image to scan and the services that use it."""
 
     name: str
-    """Name the engine knows the image by: a tag, ``repo@digest`` or an image ID."""
+    """Name the engine finds the image under: a tag, ``repo@digest`` or an image ID."""
     display: str
     services: list[str] = field(default_factory=list)
     pullable: ServiceImage | None = None

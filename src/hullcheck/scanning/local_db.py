@@ -31,7 +31,7 @@ def local_db_source(location: str) -> Path | None:
 def install_local_db(source: Path, cache_dir: Path) -> None:
     """Copy the DB at ``source`` into ``cache_dir/db`` unless the cache already has it.
 
-    Raises ScannerError naming the path when it holds no usable DB.
+    Raises ScannerError naming the path when it contains no usable DB.
     """
     from hullcheck.scanning.trivy import read_db_metadata
 
