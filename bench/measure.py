@@ -88,10 +88,10 @@ class TrivyCall:
 
 
 def busy_seconds(calls: list[TrivyCall]) -> float:
-    """Wall time during which at least one Trivy process ran.
+    """Return the wall time during which at least one Trivy process ran.
 
     hullcheck runs SBOM matches side by side, so the sum of call times can exceed the
-    wall time; the union of the intervals is the time spent waiting on Trivy.
+    wall time. The union of the intervals is the time spent waiting on Trivy.
     """
     total = 0.0
     covered_until = float("-inf")
@@ -109,7 +109,9 @@ def read_trivy_calls(log: Path) -> list[TrivyCall]:
     calls: list[TrivyCall] = []
     for line in log.read_text(encoding="utf-8").splitlines():
         kind, start, end = line.rsplit(" ", 2)
-        calls.append(TrivyCall(kind or "(none)", float(end) - float(start), float(start), float(end)))
+        calls.append(
+            TrivyCall(kind or "(none)", float(end) - float(start), float(start), float(end))
+        )
     return calls
 
 

@@ -87,7 +87,7 @@ def inspect_image(client: docker.DockerClient, name: str) -> LocalImage | None:
     except docker.errors.ImageNotFound:
         return None
     except docker.errors.APIError as error:
-        # The engine answers 400 for names it cannot parse; treat them as absent.
+        # The engine returns 400 for names it cannot parse, so treat them as absent.
         if error.status_code == 400:
             return None
         raise EngineError(f"Docker engine failed to inspect {name}: {error.explanation}") from error

@@ -31,7 +31,7 @@ def run_lock(path: Path, command: str) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise LockHeldError(
-                f"another hullcheck run holds {path}: {_describe_holder(handle.read())}",
+                f"another hullcheck run has locked {path}: {_describe_holder(handle.read())}",
                 hint="wait for that run to finish; the lock is released when its process ends",
             ) from None
         handle.seek(0)

@@ -179,7 +179,13 @@ def test_html_report_self_contained(
     output = tmp_path / "report.html"
 
     result = invoke(
-        "scan", compose, "--format", "html", "--output", output, *lab_scan_arguments(lab, cache, data_dir)
+        "scan",
+        compose,
+        "--format",
+        "html",
+        "--output",
+        output,
+        *lab_scan_arguments(lab, cache, data_dir),
     )
 
     assert result.exit_code == ExitCode.SUCCESS, result.stderr

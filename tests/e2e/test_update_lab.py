@@ -29,13 +29,23 @@ class Stack:
 
     def container_image(self, service: str) -> str:
         [container] = self.lab.client().containers.list(
-            filters={"label": [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}"]}
+            filters={
+                "label": [
+                    f"com.docker.compose.project={self.project}",
+                    f"com.docker.compose.service={service}",
+                ]
+            }
         )
         return str(container.attrs["Image"])
 
     def container_id(self, service: str) -> str:
         [container] = self.lab.client().containers.list(
-            filters={"label": [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}"]}
+            filters={
+                "label": [
+                    f"com.docker.compose.project={self.project}",
+                    f"com.docker.compose.service={service}",
+                ]
+            }
         )
         return str(container.id)
 
@@ -71,7 +81,9 @@ def make_stack(lab: Lab, tmp_path: Path) -> Iterator[Any]:
 
     yield make
     for stack in started:
-        run_compose([stack.compose], ["down", "--timeout", "1"], project=stack.project, env=lab.env())
+        run_compose(
+            [stack.compose], ["down", "--timeout", "1"], project=stack.project, env=lab.env()
+        )
 
 
 def update(stack: Stack, cache: Path, data_dir: Path, *extra: str) -> Any:
@@ -104,7 +116,12 @@ def service_result(document: dict[str, Any], service: str) -> dict[str, Any]:
 
 
 def test_new_digest_updated(
-    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+    lab: Lab,
+    make_stack: Any,
+    lab_repository: str,
+    lab_trivy_cache: Path,
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     old = publish(lab, "debian-base", lab_repository, "1")
     stack = make_stack({"app": old.reference})
@@ -123,7 +140,12 @@ def test_new_digest_updated(
 
 
 def test_second_run_up_to_date(
-    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+    lab: Lab,
+    make_stack: Any,
+    lab_repository: str,
+    lab_trivy_cache: Path,
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     old = publish(lab, "alpine-base", lab_repository, "1")
     stack = make_stack({"app": old.reference})
@@ -136,7 +158,12 @@ def test_second_run_up_to_date(
 
 
 def test_failing_health_rolled_back(
-    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+    lab: Lab,
+    make_stack: Any,
+    lab_repository: str,
+    lab_trivy_cache: Path,
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     old = publish(lab, "alpine-base", lab_repository, "1")
     stack = make_stack({"app": old.reference})
@@ -153,14 +180,21 @@ def test_failing_health_rolled_back(
 
 
 def test_strict_holds_new_critical(
-    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+    lab: Lab,
+    make_stack: Any,
+    lab_repository: str,
+    lab_trivy_cache: Path,
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     old = publish(lab, "alpine-base", lab_repository, "1")
     stack = make_stack({"app": old.reference})
     # The same tag now carries a Debian image with the zlib CRITICAL.
     republish(lab, old, "debian-base")
 
-    result = update(stack, copy_cache(lab_trivy_cache, tmp_path / "cache"), data_dir, "--policy", "strict")
+    result = update(
+        stack, copy_cache(lab_trivy_cache, tmp_path / "cache"), data_dir, "--policy", "strict"
+    )
 
     assert result.exit_code == ExitCode.SUCCESS, result.stderr
     app = service_result(report(result), "app")
@@ -171,13 +205,20 @@ def test_strict_holds_new_critical(
 
 
 def test_strict_allows_fix_only_update(
-    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+    lab: Lab,
+    make_stack: Any,
+    lab_repository: str,
+    lab_trivy_cache: Path,
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     old = publish(lab, "debian-base", lab_repository, "1")
     stack = make_stack({"app": old.reference})
     new = republish(lab, old, "debian-base", package_versions={"libc6": "2.36-9+deb12u3"})
 
-    result = update(stack, copy_cache(lab_trivy_cache, tmp_path / "cache"), data_dir, "--policy", "strict")
+    result = update(
+        stack, copy_cache(lab_trivy_cache, tmp_path / "cache"), data_dir, "--policy", "strict"
+    )
 
     assert result.exit_code == ExitCode.SUCCESS, result.stderr
     assert service_result(report(result), "app")["action"] == "updated"
@@ -185,7 +226,12 @@ def test_strict_allows_fix_only_update(
 
 
 def test_dry_run_changes_nothing(
-    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+    lab: Lab,
+    make_stack: Any,
+    lab_repository: str,
+    lab_trivy_cache: Path,
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     old = publish(lab, "alpine-base", lab_repository, "1")
     stack = make_stack({"app": old.reference})
@@ -209,7 +255,12 @@ def test_dry_run_changes_nothing(
 
 
 def test_pinned_reports_new_digest(
-    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+    lab: Lab,
+    make_stack: Any,
+    lab_repository: str,
+    lab_trivy_cache: Path,
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     old = publish(lab, "alpine-base", lab_repository, "1")
     stack = make_stack({"db": old.pinned_reference})
@@ -225,7 +276,12 @@ def test_pinned_reports_new_digest(
 
 
 def test_disabled_label_skipped(
-    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+    lab: Lab,
+    make_stack: Any,
+    lab_repository: str,
+    lab_trivy_cache: Path,
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     old = publish(lab, "alpine-base", lab_repository, "1")
     stack = make_stack({"app": old.reference}, labels={"hullcheck.enable": "false"})
@@ -240,7 +296,12 @@ def test_disabled_label_skipped(
 
 
 def test_policy_label_overrides_flag(
-    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+    lab: Lab,
+    make_stack: Any,
+    lab_repository: str,
+    lab_trivy_cache: Path,
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     old = publish(lab, "alpine-base", lab_repository, "1")
     stack = make_stack({"app": old.reference}, labels={"hullcheck.policy": "notify-only"})
@@ -255,7 +316,12 @@ def test_policy_label_overrides_flag(
 
 
 def test_database_major_jump_held(
-    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+    lab: Lab,
+    make_stack: Any,
+    lab_repository: str,
+    lab_trivy_cache: Path,
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     repository = f"{lab_repository}/postgres"
     old = publish(lab, "alpine-base", repository, "latest", extra_changes=["ENV PG_MAJOR=16"])
@@ -271,7 +337,12 @@ def test_database_major_jump_held(
 
 
 def test_failed_pull_keeps_container(
-    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+    lab: Lab,
+    make_stack: Any,
+    lab_repository: str,
+    lab_trivy_cache: Path,
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     old = publish(lab, "alpine-base", lab_repository, "1")
     stack = make_stack({"app": old.reference})
@@ -290,7 +361,12 @@ def test_failed_pull_keeps_container(
 
 
 def test_second_run_refused_while_locked(
-    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+    lab: Lab,
+    make_stack: Any,
+    lab_repository: str,
+    lab_trivy_cache: Path,
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     old = publish(lab, "alpine-base", lab_repository, "1")
     stack = make_stack({"app": old.reference})
@@ -299,7 +375,7 @@ def test_second_run_refused_while_locked(
         result = update(stack, copy_cache(lab_trivy_cache, tmp_path / "cache"), data_dir)
 
     assert result.exit_code == ExitCode.USAGE
-    assert "another hullcheck run holds" in result.stderr
+    assert "another hullcheck run has locked" in result.stderr
     assert "PID" in result.stderr
 
 
@@ -307,7 +383,7 @@ def republish(lab: Lab, old: PublishedImage, kind: str, **build: Any) -> Publish
     """Push new content under the old tag, as upstream would, leaving the engine as it was.
 
     ``publish`` builds on the lab engine, so the new image is removed again and the tag put
-    back on the running image: only the registry knows the new digest, as in real life.
+    back on the running image: only the registry has the new digest, as in real life.
     """
     new = publish(lab, kind, old.repository, old.tag, **build)
     client = lab.client()
@@ -334,7 +410,12 @@ def _delete_layers(lab: Lab, image: PublishedImage) -> None:
 
 
 def test_newer_tags_reported_not_applied(
-    lab: Lab, make_stack: Any, lab_repository: str, lab_trivy_cache: Path, tmp_path: Path, data_dir: Path
+    lab: Lab,
+    make_stack: Any,
+    lab_repository: str,
+    lab_trivy_cache: Path,
+    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     old = publish(lab, "alpine-base", lab_repository, "1.0.0")
     stack = make_stack({"app": old.reference})

@@ -39,7 +39,10 @@ def test_parse_severity_list_rejects_typo() -> None:
     with pytest.raises(ConfigurationError) as caught:
         parse_severity_list("CRITICAL,HIHG")
 
-    assert caught.value.message == "invalid severity 'HIHG' in --severity / HULLCHECK_SEVERITY 'CRITICAL,HIHG'"
+    assert (
+        caught.value.message
+        == "invalid severity 'HIHG' in --severity / HULLCHECK_SEVERITY 'CRITICAL,HIHG'"
+    )
     assert caught.value.hint is not None
     assert "CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN" in caught.value.hint
 

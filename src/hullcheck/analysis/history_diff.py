@@ -25,7 +25,7 @@ class ImageDiff(BaseModel):
     status: str
     """``compared``, ``new image``, ``gone`` or ``not comparable`` (a scan failed)."""
     reason: str | None = None
-    """Why the image could not be compared."""
+    """Reason the image could not be compared."""
     new: list[ChangedFinding] = []
     fixed: list[ChangedFinding] = []
     still_open: list[ChangedFinding] = []

@@ -1,4 +1,4 @@
-"""Findings as hullcheck sees them, independent of the scanner's JSON layout."""
+"""Findings in hullcheck's own model, independent of the scanner's JSON layout."""
 
 from __future__ import annotations
 
@@ -183,7 +183,7 @@ class SeverityCounts(BaseModel):
 
 
 class ImageFindings(BaseModel):
-    """What one Trivy report says about one image."""
+    """Findings of one Trivy report for one image."""
 
     artifact_name: str
     schema_version: int

@@ -25,8 +25,8 @@ def daemon_command(
 ) -> None:
     """Run a command (default: update) on a cron schedule, e.g. -- scan /srv/immich.
 
-    Arguments after the options (or after --) form the command to run; the config file
-    and environment apply to each run as they do on the command line.
+    Arguments after the options (or after --) form the command to run. The config file
+    and the environment apply to each run as they do on the command line.
     """
     from hullcheck.cli.main import get_app
 

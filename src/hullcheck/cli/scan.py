@@ -200,8 +200,8 @@ def scan_command(
         if output_format is OutputFormat.HTML:
             with HistoryStore.open(history_db) as store:
                 history = store.list_runs(limit=30)
-        # The requested report comes first, so a data directory that cannot take the
-        # saved copies (a full disk, say) costs no output; the run is in history already.
+        # The requested report comes first, so a full data directory costs no output.
+        # The run itself is already stored in the history.
         emit_report(
             run, output_format, output, severities, hide_unfixed=hide_unfixed, history=history
         )

@@ -62,7 +62,7 @@ logger = logging.getLogger(__name__)
 
 
 def new_tag_events(run: RunRecord) -> list[NewTagEvent]:
-    """One event per image whose series has a newer tag, for the notification."""
+    """Build one new-tag event per image whose series has a newer tag, for the notification."""
     events: dict[tuple[str, str], NewTagEvent] = {}
     for update in run.updates:
         if not update.newer_tags or update.image is None:
@@ -79,7 +79,7 @@ def new_tag_events(run: RunRecord) -> list[NewTagEvent]:
 
 
 def update_exit_code(run: RunRecord) -> ExitCode:
-    """A failed or rolled-back service, or a failed scan, makes the whole run exit non-zero."""
+    """Return the exit code: non-zero for a failed or rolled-back service, or a failed scan."""
     if any(u.action in (UpdateAction.FAILED, UpdateAction.ROLLED_BACK) for u in run.updates):
         return ExitCode.UPDATE_FAILED
     if run.failed_images():

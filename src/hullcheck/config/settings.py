@@ -192,7 +192,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # Exploitability feeds and accepted risk.
     # NOTE: no feed URL is set by default, so nothing leaves the machine until the owner
-    # chooses a source; docs/risk.md gives the official CISA and FIRST addresses.
+    # chooses a source. docs/risk.md gives the official CISA and FIRST addresses.
     Setting(
         "kev_url",
         "--kev-url",

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 
 class Policy(StrEnum):
-    """What to do when an update brings new risk."""
+    """Rule for an update that brings new risk."""
 
     AVAILABILITY = "availability"
     """Update anyway; escalate in the report when new known-exploited or fixable CRITICAL findings arrive."""
@@ -49,7 +49,7 @@ class ServiceUpdate(BaseModel):
     reason: str
     policy: Policy
     escalations: list[str] = []
-    """Why this update needs attention even though it went ahead (availability policy)."""
+    """Reasons this update needs attention although it went ahead (availability policy)."""
     running_image_id: str | None = None
     candidate_image_id: str | None = None
     remote_digest: str | None = None

@@ -37,7 +37,7 @@ STATEFUL_REPOSITORIES = frozenset(
 )
 """Images whose data files a new major version may migrate or refuse to read."""
 
-# Where official images record their version: image labels first, then environment variables.
+# Official images record their version in image labels first, then in environment variables.
 VERSION_LABELS = ("org.opencontainers.image.version",)
 VERSION_ENV_PREFIXES = (
     "PG",

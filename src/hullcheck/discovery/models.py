@@ -1,4 +1,4 @@
-"""What discovery finds: services, their images and the problems met on the way."""
+"""Discovery results: services, their images and the problems found on the way."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ class DiscoveryResult(BaseModel):
     """Problems not tied to one project (an unreachable engine, an unreadable path)."""
 
     def all_problems(self) -> list[DiscoveryProblem]:
-        """Every problem once, in discovery order: global, per project, then per service."""
+        """Return every problem once, in discovery order: global, per project, then per service."""
         found: list[DiscoveryProblem] = []
         sources = [
             self.problems,

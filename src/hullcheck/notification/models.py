@@ -23,7 +23,7 @@ class NotifyWhen(StrEnum):
 
 
 class NotifyOn(StrEnum):
-    """Which kind of update news to notify about."""
+    """Kind of update news to notify about."""
 
     DIGEST = "digest"
     """Only "same tag, new digest": the registry serves new content for the tag in use."""
@@ -41,7 +41,7 @@ class NotifyOn(StrEnum):
 
 
 class Level(StrEnum):
-    """How urgent a message is; Apprise calls it the notify type."""
+    """Urgency of a message, which Apprise calls the notify type."""
 
     INFO = "info"
     WARNING = "warning"
@@ -117,6 +117,6 @@ class DeliveryResult:
     messages: int = 0
     """Messages the target accepted."""
     error: str | None = None
-    """Why the delivery failed, redacted."""
+    """Reason the delivery failed, redacted."""
     waited_seconds: float = 0.0
     """Time spent waiting for rate limits."""

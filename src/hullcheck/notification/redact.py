@@ -52,7 +52,7 @@ _PUBLIC_SEGMENTS = frozenset(
 """Path segments kept in a redacted URL: common endpoint words.
 
 Every other segment is masked. A webhook path is often the credential itself, and its
-shape (letters only, with hyphens, short) says nothing about whether it is one.
+shape (letters only, with hyphens, short) does not show whether it is one.
 """
 
 _HOST = re.compile(r"^(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|\[[0-9A-Fa-f:.]+\])$")

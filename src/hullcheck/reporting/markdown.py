@@ -90,7 +90,7 @@ def _summary(view: ReportView) -> str:
 def _findings(view: ReportView) -> str:
     names = "/".join(severity.value for severity in view.severities)
     parts = [f"## {names} findings"]
-    # Failed and not analysed images have no findings to list, and their own section says why.
+    # Failed and not analysed images have no findings to list, and their own section gives the reason.
     parts += [_image_findings(row, names) for row in view.rows if row.shows_counts]
     if len(parts) == 1:
         return ""

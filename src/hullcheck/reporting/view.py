@@ -243,14 +243,14 @@ def _add(total: SeverityCounts, counts: SeverityCounts) -> None:
 
 
 def kev_text(finding: Finding) -> str:
-    """``KEV`` (``KEV ransomware`` when the catalog says so), else the empty string."""
+    """Return ``KEV`` (``KEV ransomware`` when the catalog marks ransomware use), else ""."""
     if finding.kev is None:
         return ""
     return "KEV ransomware" if finding.kev.known_ransomware else "KEV"
 
 
 def epss_text(finding: Finding) -> str:
-    """The EPSS probability as a percentage, e.g. ``94.4%``, else the empty string."""
+    """Return the EPSS probability as a percentage, e.g. ``94.4%``, else the empty string."""
     return f"{finding.epss.probability * 100:.1f}%" if finding.epss is not None else ""
 
 

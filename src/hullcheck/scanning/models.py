@@ -49,7 +49,7 @@ class ScannerError(HullcheckError):
 
 
 class ScanSource(StrEnum):
-    """How a scan result was obtained."""
+    """Origin of a scan result."""
 
     IMAGE = "image"
     """Trivy analysed the image itself."""
@@ -87,7 +87,7 @@ class ImageScan(BaseModel):
     status: ScanStatus
     failure: FailureClass | None = None
     reason: str | None = None
-    """Why the scan failed or analysed nothing; None for a normal scan."""
+    """Reason the scan failed or analysed nothing. None for a normal scan."""
     findings: ImageFindings | None = None
     duration_seconds: float | None = None
     source: ScanSource = ScanSource.IMAGE

@@ -18,7 +18,7 @@ class ScanFinder(Protocol):
 
 @dataclass
 class ScanReuse:
-    """Where earlier results and SBOMs are found.
+    """Sources of earlier results and stored SBOMs.
 
     A result is reused only when the image ID, the Trivy version and the DB's UpdatedAt
     all match, since any of them can change the findings. With a newer DB, the image's

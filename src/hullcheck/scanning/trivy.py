@@ -39,10 +39,10 @@ timeout itself, so a short --scan-timeout is not stretched by a whole minute."""
 
 
 class DbUpdate(StrEnum):
-    """How a run gets its Trivy vulnerability DB."""
+    """Policy for refreshing the Trivy vulnerability DB at the start of a run."""
 
     AUTO = "auto"
-    """Download a new DB when Trivy says it is due, once per run; fall back to the old one."""
+    """Download a new DB once per run when Trivy reports it due. Fall back to the old one."""
     SKIP = "skip"
     """Use the DB in the cache as it is and never reach the network (offline use)."""
 
@@ -242,7 +242,7 @@ class TrivyScanner:
 
     def _scan_once(self, name: str, sbom_output: Path | None) -> ImageFindings:
         arguments = ["image", "--image-src", "docker", name]
-        # Trivy fails after 5 s when another process holds its scan cache, so hullcheck
+        # Trivy fails after 5 s when another process has its scan cache open, so hullcheck
         # processes sharing a cache directory take turns.
         with self._cache_lock():
             return self._run_report(arguments, subject=name, sbom_output=sbom_output)
@@ -334,7 +334,7 @@ class TrivyScanner:
         return flags
 
     def _update_db(self) -> None:
-        """Download the DB when Trivy says it is due; keep an older DB when the download fails.
+        """Download the DB when Trivy reports it due, and keep an older DB when the download fails.
 
         A repository given as a local path is installed from disk and nothing is downloaded.
         """

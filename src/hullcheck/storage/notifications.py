@@ -47,7 +47,7 @@ class DeliveryRecord(BaseModel):
     messages: int = 0
     """Number of messages the target accepted."""
     error: str | None = None
-    """Why the delivery failed, already redacted."""
+    """Reason the delivery failed, already redacted."""
 
 
 def load_state(
