@@ -28,23 +28,32 @@ app = typer.Typer(
 )
 
 # Each module defines ``register(app)``; a missing module is a packaging bug, not a user error.
-COMMAND_MODULES = (
-    "hullcheck.cli.images",
-    "hullcheck.cli.scan",
-    "hullcheck.cli.update",
-    "hullcheck.cli.summarize",
-    "hullcheck.cli.history",
-    "hullcheck.cli.diff",
-    "hullcheck.cli.recheck",
-    "hullcheck.cli.risks",
-    "hullcheck.cli.advise",
-    "hullcheck.cli.notify",
-    "hullcheck.cli.daemon",
-    "hullcheck.cli.serve",
-    "hullcheck.cli.report",
-    "hullcheck.cli.config",
-    "hullcheck.cli.demo",
-)
+COMMANDS = {
+    "images": "hullcheck.cli.images",
+    "scan": "hullcheck.cli.scan",
+    "update": "hullcheck.cli.update",
+    "summarize": "hullcheck.cli.summarize",
+    "history": "hullcheck.cli.history",
+    "diff": "hullcheck.cli.diff",
+    "recheck": "hullcheck.cli.recheck",
+    "accept": "hullcheck.cli.risks",
+    "risks": "hullcheck.cli.risks",
+    "advise": "hullcheck.cli.advise",
+    "notify": "hullcheck.cli.notify",
+    "daemon": "hullcheck.cli.daemon",
+    "serve": "hullcheck.cli.serve",
+    "report": "hullcheck.cli.report",
+    "config": "hullcheck.cli.config",
+    "demo": "hullcheck.cli.demo",
+}
+"""The command names on the command line and the module that registers each."""
+
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
+
+ROOT_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet", "--debug"})
+"""Options of the root command that take no value (``-vv`` is handled as ``-v``)."""
+
+_registered: set[str] = set()
 
 
 def _version_callback(value: bool) -> None:
@@ -88,8 +97,10 @@ def _root(
         fail(error)
 
 
-def _register_commands() -> None:
-    for module_name in COMMAND_MODULES:
+def _register(module_names: tuple[str, ...]) -> None:
+    for module_name in module_names:
+        if module_name in _registered:
+            continue
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
@@ -97,12 +108,41 @@ def _register_commands() -> None:
                 raise
             continue
         module.register(app)
+        _registered.add(module_name)
 
 
-def get_app() -> typer.Typer:
-    """Return the app with every command registered (once), for the script and for tests."""
-    if not app.registered_commands:
-        _register_commands()
+def requested_command(arguments: list[str]) -> str | None:
+    """Return the command named on the command line, or None when there is none to find.
+
+    Only the root options may come before the command; ``--help`` and ``--version`` there
+    make the answer None, since the help lists every command.
+    """
+    position = 0
+    while position < len(arguments):
+        argument = arguments[position]
+        if argument == "--config":
+            position += 2
+            continue
+        if argument.startswith("--config=") or argument in ROOT_FLAGS:
+            position += 1
+            continue
+        if argument.startswith("-v") and set(argument[1:]) == {"v"}:
+            position += 1
+            continue
+        return argument if argument in COMMANDS else None
+    return None
+
+
+def get_app(command: str | None = None) -> typer.Typer:
+    """Return the app with ``command`` registered, or every command when it is None.
+
+    A run of one command imports only that command's module, so ``hullcheck scan`` does
+    not pay for the imports of ``serve`` or ``notify``.
+    """
+    if command in COMMANDS:
+        _register((COMMANDS[command],))
+    else:
+        _register(COMMAND_MODULES)
     return app
 
 
@@ -114,7 +154,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
-        get_app()(prog_name="hullcheck")
+        get_app(requested_command(sys.argv[1:]))(prog_name="hullcheck")
     except Interrupted as interruption:
         sys.stderr.write(f"hullcheck: interrupted by {interruption}\n")
         sys.exit(int(ExitCode.INTERRUPTED))

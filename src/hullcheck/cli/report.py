@@ -17,7 +17,6 @@ from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.fileio import write_atomic
 from hullcheck.reporting import parse_severity_list, render_json, render_markdown
-from hullcheck.reporting.html import render_html
 from hullcheck.reporting.updates import render_update_json
 from hullcheck.run import RunRecord
 from hullcheck.storage import RunSummary, default_history_path
@@ -56,6 +55,8 @@ def render_stored_run(
     """Render a run loaded from the history in ``report_format``."""
     severities = parse_severity_list(severity)
     if report_format is StoredReportFormat.HTML:
+        from hullcheck.reporting.html import render_html  # Jinja2 only when asked for
+
         return render_html(run, history=history, severities=severities, hide_unfixed=hide_unfixed)
     if report_format is StoredReportFormat.MARKDOWN:
         return render_markdown(run, severities=severities, hide_unfixed=hide_unfixed)

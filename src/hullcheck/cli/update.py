@@ -48,7 +48,7 @@ from hullcheck.deployment.models import Policy, UpdateAction
 from hullcheck.errors import HullcheckError
 from hullcheck.exitcodes import ExitCode
 from hullcheck.fileio import write_atomic
-from hullcheck.notification import NewTagEvent
+from hullcheck.notification.models import NewTagEvent
 from hullcheck.paths import data_dir
 from hullcheck.registry import RegistryClient, RegistrySettings, UpdateChecker
 from hullcheck.reporting.updates import render_update_json, render_update_table
