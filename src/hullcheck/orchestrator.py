@@ -69,6 +69,10 @@ class Scanner(Protocol):
 
     def scan_sbom(self, sbom: Path) -> ImageFindings: ...
 
+    def finish(self) -> None:
+        """Wait for work that outlives a scan, such as SBOMs written in the background."""
+        ...
+
 
 class RunStore(Protocol):
     def begin_run(self, run: RunRecord, *, pid: int | None = None) -> int: ...
@@ -228,6 +232,7 @@ def run_scan(
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
+        scanner.finish()
 
         # Problems found while scanning, such as an expired risk acceptance.
         found_late = late_problems() if late_problems else []

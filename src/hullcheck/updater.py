@@ -276,6 +276,7 @@ def _pull_and_scan(
                 candidate.scan_error = (
                     f"the new image could not be scanned: {scanned[image_id].reason}"
                 )
+    scanner.finish()
 
 
 def _scan(

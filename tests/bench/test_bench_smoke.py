@@ -95,6 +95,9 @@ def test_cold_scan_analyses_each_image(smoke: Smoke) -> None:
     assert run.trivy_calls["image"] == len(SMOKE_APPS)
     assert run.trivy_calls["convert"] == len(SMOKE_APPS)
     assert run.trivy_calls["sbom"] == 0
+    # A new binary and DB: asked for its version and opened once, by the first command.
+    assert run.trivy_calls["--version"] == 1
+    assert run.trivy_calls["rootfs"] == 1
     assert run.image_sources == {"image": len(SMOKE_APPS)}
     assert run.requests["manifest HEAD"] == len(SMOKE_APPS)
     assert run.requests["manifest GET"] == 0
@@ -113,6 +116,9 @@ def test_same_image_and_db_reused(smoke: Smoke) -> None:
     assert run.requests["blob GET"] == 0
     assert run.trivy_calls["image"] == 0
     assert run.trivy_calls["sbom"] == 0
+    # The binary and the DB passed their checks last week: no Trivy process at all.
+    assert run.trivy_calls["--version"] == 0
+    assert run.trivy_calls["rootfs"] == 0
     assert run.image_sources == {"reused": len(SMOKE_APPS)}
 
 
@@ -120,6 +126,9 @@ def test_newer_db_rematches_sboms(smoke: Smoke) -> None:
     run = smoke.runs["newer db"]
     assert run.trivy_calls["sbom"] == len(SMOKE_APPS)
     assert run.trivy_calls["image"] == 0
+    # The new DB is opened once; the binary is the same.
+    assert run.trivy_calls["rootfs"] == 1
+    assert run.trivy_calls["--version"] == 0
     assert run.image_sources == {"sbom": len(SMOKE_APPS)}
     assert run.requests["manifest GET"] == 0
 

@@ -80,6 +80,11 @@ def trivy_version(binary: Path) -> str:
         )
 
     check_version_allowed(version, binary)
+    warn_if_not_pinned(version, binary)
+    return version
+
+
+def warn_if_not_pinned(version: str, binary: Path) -> None:
     if version != PINNED_TRIVY_VERSION:
         logger.warning(
             "Using Trivy %s from %s; hullcheck is tested with %s",
@@ -87,7 +92,6 @@ def trivy_version(binary: Path) -> str:
             binary,
             PINNED_TRIVY_VERSION,
         )
-    return version
 
 
 def check_version_allowed(version: str, binary: Path | str = "trivy") -> None:

@@ -8,10 +8,12 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -19,9 +21,10 @@ from pathlib import Path
 
 from hullcheck.analysis.models import ImageFindings
 from hullcheck.analysis.trivy_json import ReportFormatError, parse_trivy_report
-from hullcheck.scanning.binary import locate_trivy, trivy_version
+from hullcheck.scanning.binary import locate_trivy, trivy_version, warn_if_not_pinned
 from hullcheck.scanning.local_db import install_local_db, local_db_source
 from hullcheck.scanning.models import DatabaseInfo, FailureClass, ScannerError, ScannerInfo
+from hullcheck.scanning.probe import checked_version, db_checked, forget_checked, record_checked
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +172,8 @@ class TrivyScanner:
         self.options = options
         self._binary: Path | None = None
         self._info: ScannerInfo | None = None
+        self._sbom_writer: ThreadPoolExecutor | None = None
+        self._sbom_jobs: list[Future[None]] = []
 
     @property
     def binary(self) -> Path:
@@ -189,8 +194,13 @@ class TrivyScanner:
         Raises ScannerError when no usable DB exists, so that no image is reported as
         clean by a scan against a missing or broken DB.
         """
-        version = trivy_version(self.binary)
         self.options.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The binary is checked before it runs for anything else, such as a DB download.
+        version = checked_version(self.binary, self.options.cache_dir)
+        if version is None:
+            version = trivy_version(self.binary)
+        else:
+            warn_if_not_pinned(version, self.binary)
         with self._cache_lock():
             if self.options.db_update is DbUpdate.AUTO:
                 self._update_db()
@@ -201,7 +211,10 @@ class TrivyScanner:
                     hint="run once with DB updates on (--db-update auto) and network access, "
                     "or copy a trivy.db and metadata.json there",
                 )
-            self._check_db_usable()
+            # The same binary and DB files as a run that checked them: no second check.
+            if not db_checked(self.binary, self.options.cache_dir):
+                self._check_db_usable()
+                record_checked(self.binary, self.options.cache_dir, version)
         self._info = ScannerInfo(
             trivy_path=str(self.binary), trivy_version=version, database=database
         )
@@ -277,9 +290,12 @@ class TrivyScanner:
 
             if completed.returncode != 0:
                 failure = classify_failure(log_text)
+                if failure is FailureClass.DB_CORRUPT:
+                    forget_checked(self.options.cache_dir)
                 raise ImageScanError(failure, f"{failure.value}: {last_error_line(log_text)}")
             # A corrupt-DB warning with exit 0 still means the result cannot be trusted.
             if classify_failure(log_text) is FailureClass.DB_CORRUPT:
+                forget_checked(self.options.cache_dir)
                 raise ImageScanError(
                     FailureClass.DB_CORRUPT, f"db_corrupt: {last_error_line(log_text)}"
                 )
@@ -288,7 +304,7 @@ class TrivyScanner:
                 document = json.loads(output.read_text(encoding="utf-8"))
                 findings = parse_trivy_report(document, source=f"Trivy output for {name}")
                 if sbom_output is not None:
-                    self._convert_to_sbom(output, sbom_output)
+                    self._write_sbom_later(output, sbom_output)
                 return findings
             except FileNotFoundError as error:
                 raise ImageScanError(
@@ -298,6 +314,35 @@ class TrivyScanner:
                 raise ImageScanError(
                     FailureClass.INVALID_OUTPUT, f"invalid_output: {error}"
                 ) from error
+
+    def finish(self) -> None:
+        """Wait for the SBOMs still being written; the run calls this before it ends."""
+        jobs, self._sbom_jobs = self._sbom_jobs, []
+        for job in jobs:
+            job.result()
+
+    def _write_sbom_later(self, report: Path, destination: Path) -> None:
+        """Convert the report to an SBOM in the background, while Trivy analyses the next image.
+
+        ``trivy convert`` reads only the report and takes no cache lock.
+        """
+        handle, name = tempfile.mkstemp(prefix="hullcheck-report-", suffix=".json")
+        os.close(handle)
+        kept = Path(name)
+        shutil.move(report, kept)
+        if self._sbom_writer is None:
+            self._sbom_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sbom")
+        self._sbom_jobs.append(
+            self._sbom_writer.submit(self._convert_and_remove, kept, destination)
+        )
+
+    def _convert_and_remove(self, report: Path, destination: Path) -> None:
+        try:
+            self._convert_to_sbom(report, destination)
+        except ScannerError as error:
+            logger.warning("Could not save the SBOM %s: %s", destination, error)
+        finally:
+            report.unlink(missing_ok=True)
 
     def _convert_to_sbom(self, report: Path, destination: Path) -> None:
         """Write the report's package list as CycloneDX; a failure only costs the shortcut."""
