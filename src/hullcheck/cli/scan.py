@@ -56,7 +56,6 @@ from hullcheck.fileio import write_atomic
 from hullcheck.orchestrator import run_scan
 from hullcheck.paths import data_dir, reports_dir
 from hullcheck.reporting import parse_severity_list, render_json, render_markdown, render_table
-from hullcheck.reporting.html import render_html
 from hullcheck.run import RunRecord, RunStatus
 from hullcheck.scanning.reuse import ScanReuse
 from hullcheck.scanning.trivy import DbUpdate
@@ -79,9 +78,16 @@ def exit_code_for(
 
 
 def write_run_reports(
-    run: RunRecord, severities: tuple[Severity, ...], directory: Path | None = None
+    run: RunRecord,
+    severities: tuple[Severity, ...],
+    directory: Path | None = None,
+    *,
+    json_text: str | None = None,
 ) -> list[Path]:
-    """Store the JSON and Markdown reports of a run (default: under the data directory)."""
+    """Store the JSON and Markdown reports of a run (default: under the data directory).
+
+    ``json_text`` is the JSON report already rendered with the same severities, if any.
+    """
     directory = directory or reports_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     stem = (
@@ -89,7 +95,7 @@ def write_run_reports(
     )
     written = []
     for suffix, text in (
-        (".json", render_json(run, severities=severities)),
+        (".json", json_text or render_json(run, severities=severities)),
         (".md", render_markdown(run, severities=severities)),
     ):
         path = directory / f"{stem}{suffix}"
@@ -202,10 +208,11 @@ def scan_command(
                 history = store.list_runs(limit=30)
         # The requested report comes first, so a full data directory costs no output.
         # The run itself is already stored in the history.
-        emit_report(
+        rendered = emit_report(
             run, output_format, output, severities, hide_unfixed=hide_unfixed, history=history
         )
-        written = write_run_reports(run, severities)
+        same_json = output_format is OutputFormat.JSON and not hide_unfixed
+        written = write_run_reports(run, severities, json_text=rendered if same_json else None)
         for path in written:
             logger.info("Report written to %s", path)
     except HullcheckError as error:
@@ -234,17 +241,19 @@ def emit_report(
     *,
     hide_unfixed: bool = False,
     history: list[RunSummary] | None = None,
-) -> None:
-    """Print the report on stdout, or write it to ``output``."""
+) -> str | None:
+    """Print the report on stdout, or write it to ``output``; return the text, if not a table."""
     if output_format is OutputFormat.TABLE:
         if output is None:
             render_table(run, report_console(), severities=severities, hide_unfixed=hide_unfixed)
-            return
+            return None
         recorder = Console(record=True, width=120, file=io.StringIO())
         render_table(run, recorder, severities=severities, hide_unfixed=hide_unfixed)
         write_atomic(output, recorder.export_text())
-        return
+        return None
     if output_format is OutputFormat.HTML:
+        from hullcheck.reporting.html import render_html  # Jinja2 only when asked for
+
         text = render_html(run, history=history, severities=severities, hide_unfixed=hide_unfixed)
     elif output_format is OutputFormat.JSON:
         text = render_json(run, severities=severities, hide_unfixed=hide_unfixed)
@@ -254,6 +263,7 @@ def emit_report(
         typer.echo(text, nl=False)
     else:
         write_atomic(output, text)
+    return text
 
 
 def register(app: typer.Typer) -> None:

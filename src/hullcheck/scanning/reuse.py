@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +29,9 @@ class ScanReuse:
     sbom_dir: Path
     reuse_results: bool = True
     """False analyses every image again (``--rescan``); new SBOMs are still stored."""
+    _found: dict[tuple[str, str, datetime], ImageScan | None] = field(
+        default_factory=dict, repr=False
+    )
 
     def previous(self, image_id: str, scanner: ScannerInfo) -> ImageScan | None:
         if (
@@ -37,9 +40,13 @@ class ScanReuse:
             or scanner.database.updated_at is None
         ):
             return None
-        return self.history.find_scan(
-            image_id, trivy_version=scanner.trivy_version, db_updated_at=scanner.database.updated_at
-        )
+        key = (image_id, scanner.trivy_version, scanner.database.updated_at)
+        # The planner and the scan both ask; the history is read once per image.
+        if key not in self._found:
+            self._found[key] = self.history.find_scan(
+                image_id, trivy_version=key[1], db_updated_at=key[2]
+            )
+        return self._found[key]
 
     def sbom_path(self, image_id: str) -> Path:
         return self.sbom_dir / f"{image_id.removeprefix('sha256:')}.cdx.json"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, overload
@@ -110,8 +111,7 @@ def insert_image(
     run_image_id = cursor.lastrowid
     if scan.findings is None:
         return
-    for finding_position, finding in enumerate(scan.findings.findings):
-        _insert_finding(connection, run_image_id, finding_position, finding)
+    _insert_findings(connection, run_image_id, scan.findings.findings)
 
 
 def _report_columns(report: ImageFindings | None) -> dict[str, Any]:
@@ -136,36 +136,49 @@ def _report_columns(report: ImageFindings | None) -> dict[str, Any]:
     return columns
 
 
-def _insert_finding(
-    connection: sqlite3.Connection, run_image_id: int | None, position: int, finding: Finding
+def _insert_findings(
+    connection: sqlite3.Connection, run_image_id: int | None, findings: Sequence[Finding]
 ) -> None:
-    cursor = connection.execute(
-        "INSERT INTO findings (run_image_id, position, vulnerability_id, severity, title,"
-        " severity_source, vendor_severity, primary_url, kev, epss, accepted, priority)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            run_image_id,
-            position,
-            finding.vulnerability_id,
-            finding.severity.value,
-            finding.title,
-            finding.severity_source,
-            json.dumps(finding.vendor_severity),
-            finding.primary_url,
-            _model_json(finding.kev),
-            _model_json(finding.epss),
-            _model_json(finding.accepted),
-            finding.priority,
-        ),
+    """Insert findings and their packages with two statements, not one per finding.
+
+    The finding IDs are chosen here, above the largest in use, so the packages can point
+    at them; the caller's write transaction keeps them free until the commit.
+    """
+    if not findings:
+        return
+    first_id = int(
+        connection.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM findings").fetchone()[0]
     )
-    finding_id = cursor.lastrowid
+    connection.executemany(
+        "INSERT INTO findings (id, run_image_id, position, vulnerability_id, severity, title,"
+        " severity_source, vendor_severity, primary_url, kev, epss, accepted, priority)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                first_id + position,
+                run_image_id,
+                position,
+                finding.vulnerability_id,
+                finding.severity.value,
+                finding.title,
+                finding.severity_source,
+                json.dumps(finding.vendor_severity),
+                finding.primary_url,
+                _model_json(finding.kev),
+                _model_json(finding.epss),
+                _model_json(finding.accepted),
+                finding.priority,
+            )
+            for position, finding in enumerate(findings)
+        ],
+    )
     connection.executemany(
         "INSERT INTO finding_packages (finding_id, position, name, installed_version,"
         " fixed_version, status, target, package_class, package_type, path)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
-                finding_id,
+                first_id + position,
                 package_position,
                 package.name,
                 package.installed_version,
@@ -176,6 +189,7 @@ def _insert_finding(
                 package.package_type,
                 package.path,
             )
+            for position, finding in enumerate(findings)
             for package_position, package in enumerate(finding.packages)
         ],
     )
