@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,11 +39,28 @@ def peak_rss_kib() -> int:
 
 
 class PullTimer:
-    """Time spent in ``pull_image`` calls, which the benchmark does not count as overhead."""
+    """Time spent in ``pull_image`` calls, which the benchmark does not count as overhead.
+
+    Pulls may run side by side, so the time is the union of their intervals.
+    """
 
     def __init__(self) -> None:
-        self.count = 0
-        self.seconds = 0.0
+        self.intervals: list[tuple[float, float]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        return len(self.intervals)
+
+    @property
+    def seconds(self) -> float:
+        total = 0.0
+        covered_until = float("-inf")
+        for start, end in sorted(self.intervals):
+            if end > covered_until:
+                total += end - max(start, covered_until)
+                covered_until = end
+        return total
 
     def wrap(self, function: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(function)
@@ -51,8 +69,8 @@ class PullTimer:
             try:
                 return function(*args, **kwargs)
             finally:
-                self.count += 1
-                self.seconds += time.monotonic() - started
+                with self._lock:
+                    self.intervals.append((started, time.monotonic()))
 
         return timed
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -41,6 +42,12 @@ from hullcheck.scanning.reuse import ScanReuse
 from hullcheck.scanning.trivy import ImageScanError
 
 logger = logging.getLogger(__name__)
+
+CHECK_WORKERS = 4
+"""Registry checks in flight at once; a check waits mostly on the network."""
+
+PULL_WORKERS = 3
+"""Image pulls at once. The engine fetches each pull's layers in parallel already."""
 
 
 @dataclass
@@ -132,13 +139,14 @@ def _check_services(
 ) -> tuple[list[ServiceUpdate], list[_Candidate]]:
     """Sort services into final results and candidates, with one registry check per image."""
     projects = {project.name: project for project in discovery.projects}
-    results: list[ServiceUpdate] = []
+    results: list[ServiceUpdate | None] = []
     candidates: dict[str, _Candidate] = {}
-    checks: dict[str, UpdateCheck] = {}
-    newer_by_key: dict[str, list[str]] = {}
     eligible = [s for s in discovery.services if s.active]
 
-    for index, service in enumerate(eligible, start=1):
+    # The services to check, in order, each with its policy and its slot in ``results``.
+    pending: list[tuple[int, ServiceImage, Policy]] = []
+    first_of: dict[str, ServiceImage] = {}
+    for service in eligible:
         try:
             policy = policy_from_labels(service.labels, options.policy)
         except ValueError as error:
@@ -148,17 +156,17 @@ def _check_services(
         if early is not None:
             results.append(early)
             continue
+        assert service.image is not None  # _early_result handles services without a reference.
+        first_of.setdefault(service.image.normalized, service)
+        pending.append((len(results), service, policy))
+        results.append(None)
 
+    checks = _check_images(list(first_of.values()), client, checker, options, notify)
+    for slot, service, policy in pending:
         reference = service.image
-        assert reference is not None  # _early_result handles services without a reference.
+        assert reference is not None
         key = reference.normalized
-        if key not in checks:
-            notify(ProgressEvent(Stage.RESOLVE, reference.original, index, len(eligible)))
-            digests = _repo_digests(client, service.running_image_id)
-            checks[key] = checker.check_update(reference, digests, local_build=False)
-        check = checks[key]
-        newer = _newer_tags(options, reference, service.labels, newer_by_key)
-
+        check, newer = checks[key]
         if check.state is UpdateState.UPDATE_AVAILABLE:
             candidate = candidates.setdefault(
                 key, _Candidate(reference=reference, check=check, newer_tags=newer)
@@ -173,23 +181,49 @@ def _check_services(
         update = _result(service, action, check.reason, policy)
         update.remote_digest = check.remote_digest
         update.newer_tags = newer
-        results.append(update)
-    return results, list(candidates.values())
+        results[slot] = update
+    return [result for result in results if result is not None], list(candidates.values())
+
+
+def _check_images(
+    services: list[ServiceImage],
+    client: docker.DockerClient,
+    checker: UpdateChecker,
+    options: UpdateOptions,
+    notify: ProgressCallback,
+) -> dict[str, tuple[UpdateCheck, list[str]]]:
+    """Check each image once, a few at a time: every check waits mostly on the registry.
+
+    ``services`` holds one service per image; its running image and labels stand for all.
+    """
+
+    def check(service: ServiceImage) -> tuple[UpdateCheck, list[str]]:
+        reference = service.image
+        assert reference is not None
+        digests = _repo_digests(client, service.running_image_id)
+        result = checker.check_update(reference, digests, local_build=False)
+        return result, _newer_tags(options, reference, service.labels)
+
+    checks: dict[str, tuple[UpdateCheck, list[str]]] = {}
+    if not services:
+        return checks
+    with ThreadPoolExecutor(max_workers=min(CHECK_WORKERS, len(services))) as pool:
+        futures = {pool.submit(check, service): service for service in services}
+        for index, future in enumerate(as_completed(futures), start=1):
+            image = futures[future].image
+            assert image is not None
+            checks[image.normalized] = future.result()
+            notify(ProgressEvent(Stage.RESOLVE, image.original, index, len(services)))
+    return checks
 
 
 def _newer_tags(
-    options: UpdateOptions,
-    reference: ImageReference,
-    labels: dict[str, str],
-    cache: dict[str, list[str]],
+    options: UpdateOptions, reference: ImageReference, labels: dict[str, str]
 ) -> list[str]:
-    """List newer tags of the reference's series once per image; empty when not checked."""
+    """List the newer tags of the reference's series; empty when not checked."""
     if options.tags_client is None or reference.digest is not None:
         return []
-    key = reference.normalized
-    if key not in cache:
-        cache[key] = list(find_newer_tags(options.tags_client, reference, labels).tags)
-    return cache[key]
+    return list(find_newer_tags(options.tags_client, reference, labels).tags)
 
 
 def _early_result(
@@ -222,6 +256,32 @@ def _early_result(
     return None
 
 
+def _pull_candidates(
+    candidates: list[_Candidate], client: docker.DockerClient, notify: ProgressCallback
+) -> None:
+    """Pull each candidate by digest, a few at a time, as ``docker compose pull`` does.
+
+    The tag stays on the running image. A failed pull leaves that candidate out and the
+    running version in place.
+    """
+    if not candidates:
+        return
+
+    def pull(candidate: _Candidate) -> str:
+        digest = candidate.check.remote_digest
+        return pull_image(client, candidate.reference.name, tag=None, digest=digest).image_id
+
+    with ThreadPoolExecutor(max_workers=min(PULL_WORKERS, len(candidates))) as pool:
+        futures = {pool.submit(pull, candidate): candidate for candidate in candidates}
+        for index, future in enumerate(as_completed(futures), start=1):
+            candidate = futures[future]
+            notify(ProgressEvent(Stage.PULL, candidate.reference.original, index, len(candidates)))
+            try:
+                candidate.image_id = future.result()
+            except EngineError as error:
+                candidate.scan_error = f"update failed, kept the running version: {error}"
+
+
 def _pull_and_scan(
     candidates: list[_Candidate],
     record: RunRecord,
@@ -233,17 +293,7 @@ def _pull_and_scan(
     reuse: ScanReuse | None = None,
 ) -> None:
     """Pull each candidate by digest (the tag stays on the running image), then scan old and new."""
-    for index, candidate in enumerate(candidates, start=1):
-        reference = candidate.reference
-        notify(ProgressEvent(Stage.PULL, reference.original, index, len(candidates)))
-        try:
-            pulled = pull_image(
-                client, reference.name, tag=None, digest=candidate.check.remote_digest
-            )
-        except EngineError as error:
-            candidate.scan_error = f"update failed, kept the running version: {error}"
-            continue
-        candidate.image_id = pulled.image_id
+    _pull_candidates(candidates, client, notify)
 
     notify(ProgressEvent(Stage.PREPARE, "vulnerability DB"))
     try:
