@@ -17,6 +17,7 @@ import logging
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -127,6 +128,20 @@ def documented_commands() -> tuple[list[str], list[str]]:
     return loop, hullcheck
 
 
+def byte_compile() -> None:
+    """Compile hullcheck's modules once, as pip does when it installs a wheel.
+
+    The editable install of the development set-up leaves that to the first import, and
+    with PYTHONDONTWRITEBYTECODE set (as on these machines) every command would compile
+    its modules again, which no installed hullcheck does.
+    """
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(REPOSITORY_ROOT / "src")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -143,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_at_start = os.getloadavg()[0]
     started = time.monotonic()
     try:
+        byte_compile()
         lab.start()
         specs = APPS[: arguments.images]
         logger.info("building %d images", len(specs))
