@@ -194,7 +194,8 @@ def _check_images(
 ) -> dict[str, tuple[UpdateCheck, list[str]]]:
     """Check each image once, a few at a time: every check waits mostly on the registry.
 
-    ``services`` holds one service per image; its running image and labels stand for all.
+    ``services`` contains one service per image, whose running image and labels are used
+    for every service of that image.
     """
 
     def check(service: ServiceImage) -> tuple[UpdateCheck, list[str]]:

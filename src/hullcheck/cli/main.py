@@ -115,7 +115,7 @@ def requested_command(arguments: list[str]) -> str | None:
     """Return the command named on the command line, or None when there is none to find.
 
     Only the root options may come before the command; ``--help`` and ``--version`` there
-    make the answer None, since the help lists every command.
+    return None, since the help lists every command.
     """
     position = 0
     while position < len(arguments):

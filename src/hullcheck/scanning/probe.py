@@ -1,7 +1,7 @@
 """Remember that a Trivy binary and a DB passed their checks, so the next run can skip them.
 
 ``trivy --version`` and the empty rootfs scan that proves the DB opens cost two processes
-per run. Their answers depend only on the binary and on the DB files, so they are kept in
+per run. Their results depend only on the binary and on the DB files, so they are stored in
 the cache directory with a fingerprint of those files (path, inode, size, modification
 time). A run whose binary matches reuses the version; a run whose DB files match skips the
 DB check. Any change to a file, or a scan that finds the DB corrupt, brings the checks back.

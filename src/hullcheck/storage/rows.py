@@ -142,7 +142,7 @@ def _insert_findings(
     """Insert findings and their packages with two statements, not one per finding.
 
     The finding IDs are chosen here, above the largest in use, so the packages can point
-    at them; the caller's write transaction keeps them free until the commit.
+    at them. The caller's write transaction keeps those IDs free until the commit.
     """
     if not findings:
         return
