@@ -8,8 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -68,6 +67,10 @@ class Scanner(Protocol):
     def scan_image(self, name: str, *, sbom_output: Path | None = None) -> ImageFindings: ...
 
     def scan_sbom(self, sbom: Path) -> ImageFindings: ...
+
+    def scan_sboms(
+        self, sboms: Sequence[Path], *, workers: int = 1
+    ) -> dict[Path, ImageFindings | ImageScanError]: ...
 
     def finish(self) -> None:
         """Wait for work that outlives a scan, such as SBOMs written in the background."""
@@ -216,22 +219,19 @@ def run_scan(
             scan = _scan_target(scanner, target, reuse, record.scanner)
             _store(record, store, enrich(scan) if enrich else scan)
 
-        # SBOM matches take no cache lock, so they run side by side; results are stored
-        # one at a time, by this thread, as they finish.
-        with ThreadPoolExecutor(max_workers=SBOM_WORKERS) as pool:
-            futures = {
-                pool.submit(_scan_target, scanner, target, reuse, record.scanner): (index, target)
-                for index, target in sbom_jobs
-            }
-            try:
-                for future in as_completed(futures):
-                    index, target = futures[future]
-                    notify(ProgressEvent(Stage.SCAN, target.display, index, len(unique)))
-                    scan = future.result()
-                    _store(record, store, enrich(scan) if enrich else scan)
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        # Stored SBOMs are matched in one batch: images on one OS release share a Trivy
+        # process, and up to SBOM_WORKERS processes run side by side (they take no cache lock).
+        matched: dict[Path, ImageFindings | ImageScanError] = {}
+        if sbom_jobs and reuse is not None:
+            notify(ProgressEvent(Stage.SCAN, f"stored SBOMs of {len(sbom_jobs)} images"))
+            sboms = [
+                reuse.sbom_path(target.local.image_id) for _, target in sbom_jobs if target.local
+            ]
+            matched = scanner.scan_sboms(sboms, workers=SBOM_WORKERS)
+        for index, target in sbom_jobs:
+            notify(ProgressEvent(Stage.SCAN, target.display, index, len(unique)))
+            scan = _scan_target(scanner, target, reuse, record.scanner, matched)
+            _store(record, store, enrich(scan) if enrich else scan)
         scanner.finish()
 
         # Problems found while scanning, such as an expired risk acceptance.
@@ -336,7 +336,11 @@ def _matches_stored_sbom(
 
 
 def _scan_target(
-    scanner: Scanner, target: ImageTarget, reuse: ScanReuse | None, info: ScannerInfo | None
+    scanner: Scanner,
+    target: ImageTarget,
+    reuse: ScanReuse | None,
+    info: ScannerInfo | None,
+    matched: Mapping[Path, ImageFindings | ImageScanError] | None = None,
 ) -> ImageScan:
     local = target.local
     assert local is not None
@@ -358,7 +362,7 @@ def _scan_target(
                 }
             )
     try:
-        findings, source = _analyse(scanner, target, reuse)
+        findings, source = _analyse(scanner, target, reuse, matched)
     except ImageScanError as error:
         logger.error("Scan of %s (%s) failed: %s", target.display, local.image_id, error)
         scan = _failed(target, error.failure, str(error))
@@ -389,15 +393,26 @@ def _scan_target(
 
 
 def _analyse(
-    scanner: Scanner, target: ImageTarget, reuse: ScanReuse | None
+    scanner: Scanner,
+    target: ImageTarget,
+    reuse: ScanReuse | None,
+    matched: Mapping[Path, ImageFindings | ImageScanError] | None = None,
 ) -> tuple[ImageFindings, ScanSource]:
-    """Match the stored SBOM when there is one, else analyse the image and store its SBOM."""
+    """Match the stored SBOM when there is one, else analyse the image and store its SBOM.
+
+    ``matched`` holds SBOM matches already made in a batch, by SBOM path.
+    """
     assert target.local is not None
     if reuse is None:
         return scanner.scan_image(_scan_name(target)), ScanSource.IMAGE
     sbom = reuse.sbom_path(target.local.image_id)
     if reuse.reuse_results and sbom.exists():
         try:
+            earlier = (matched or {}).get(sbom)
+            if isinstance(earlier, ImageScanError):
+                raise earlier
+            if earlier is not None:
+                return earlier, ScanSource.SBOM
             return scanner.scan_sbom(sbom), ScanSource.SBOM
         except ImageScanError as error:
             logger.warning(

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from hullcheck.analysis.delta import finding_delta
 from hullcheck.analysis.models import ImageFindings
-from hullcheck.orchestrator import ProgressCallback, ProgressEvent, RunStore, Scanner, Stage
+from hullcheck.orchestrator import (
+    SBOM_WORKERS,
+    ProgressCallback,
+    ProgressEvent,
+    RunStore,
+    Scanner,
+    Stage,
+)
 from hullcheck.run import RunRecord, RunStatus
 from hullcheck.scanning.models import FailureClass, ImageScan, ScannerError, ScanSource, ScanStatus
 from hullcheck.scanning.reuse import ScanReuse
@@ -60,9 +68,13 @@ def run_recheck(
         candidates = [
             scan for scan in previous.images if scan.image_id and scan.findings is not None
         ]
+        # One batch: images on one OS release share a Trivy process.
+        sboms = [reuse.sbom_path(scan.image_id) for scan in candidates if scan.image_id]
+        existing = [sbom for sbom in sboms if sbom.exists()]
+        matched = scanner.scan_sboms(existing, workers=SBOM_WORKERS) if existing else {}
         for index, earlier in enumerate(candidates, start=1):
             notify(ProgressEvent(Stage.SCAN, earlier.image, index, len(candidates)))
-            scan = _recheck_one(scanner, reuse, earlier)
+            scan = _recheck_one(reuse, earlier, matched)
             record.images.append(scan)
             if store and record.run_id is not None:
                 store.save_image(record.run_id, scan)
@@ -86,27 +98,28 @@ def run_recheck(
         raise
 
 
-def _recheck_one(scanner: Scanner, reuse: ScanReuse, earlier: ImageScan) -> ImageScan:
+def _recheck_one(
+    reuse: ScanReuse,
+    earlier: ImageScan,
+    matched: Mapping[Path, ImageFindings | ImageScanError],
+) -> ImageScan:
     assert earlier.image_id is not None
     sbom = reuse.sbom_path(earlier.image_id)
-    if not sbom.exists():
+    found = matched.get(sbom)
+    if found is None:
         return _result(
             earlier,
             status=ScanStatus.FAILED,
             failure=FailureClass.IMAGE_UNAVAILABLE,
             reason="no stored SBOM for this image: run hullcheck scan once to store it",
         )
-    started = time.monotonic()
-    try:
-        findings = scanner.scan_sbom(sbom)
-    except ImageScanError as error:
-        logger.error("Recheck of %s failed: %s", earlier.image, error)
-        return _result(earlier, status=ScanStatus.FAILED, failure=error.failure, reason=str(error))
+    if isinstance(found, ImageScanError):
+        logger.error("Recheck of %s failed: %s", earlier.image, found)
+        return _result(earlier, status=ScanStatus.FAILED, failure=found.failure, reason=str(found))
     return _result(
         earlier,
-        status=ScanStatus.SCANNED if findings.analysed else ScanStatus.NOTHING_ANALYSED,
-        findings=findings,
-        duration_seconds=time.monotonic() - started,
+        status=ScanStatus.SCANNED if found.analysed else ScanStatus.NOTHING_ANALYSED,
+        findings=found,
     )
 
 

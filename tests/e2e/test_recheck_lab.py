@@ -77,7 +77,8 @@ def test_recheck_agrees_with_full_scan(
     calls = trivy_calls(log)[before:]
 
     assert calls.count("image") == 0
-    assert calls.count("sbom") == len(KINDS)
+    # The three Debian images share one merged match, the Alpine image has its own.
+    assert calls.count("sbom") == 2
     full = findings_by_image(report(scanned))
     for image in rechecked["images"]:  # type: ignore[union-attr]
         assert image["status"] == "scanned"  # type: ignore[index]

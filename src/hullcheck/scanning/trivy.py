@@ -25,6 +25,14 @@ from hullcheck.scanning.binary import locate_trivy, trivy_version, warn_if_not_p
 from hullcheck.scanning.local_db import install_local_db, local_db_source
 from hullcheck.scanning.models import DatabaseInfo, FailureClass, ScannerError, ScannerInfo
 from hullcheck.scanning.probe import checked_version, db_checked, forget_checked, record_checked
+from hullcheck.scanning.sbom_merge import (
+    MergeError,
+    StoredSbom,
+    group_by_os,
+    load_mergeable,
+    merge,
+    split_report,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -263,43 +271,13 @@ class TrivyScanner:
     def _run_report(
         self, arguments: list[str], *, subject: str, sbom_output: Path | None
     ) -> ImageFindings:
-        options = self.options
         name = subject
         with tempfile.TemporaryDirectory(prefix="hullcheck-scan-") as work:
             output = Path(work) / "report.json"
-            command = [
-                str(self.binary),
-                arguments[0],
-                *self._common_flags(),
-                "--skip-db-update",
-                "--skip-java-db-update",
-                "--scanners",
-                ",".join(options.scanners),
-                "--format",
-                "json",
-                "--timeout",
-                f"{int(options.timeout_seconds)}s",
-                "--output",
-                str(output),
-                *(["--list-all-pkgs"] if sbom_output is not None else []),
-                *arguments[1:],
-            ]
-            hard_limit = options.timeout_seconds + min(EXIT_GRACE_SECONDS, options.timeout_seconds)
-            completed = self._run(command, timeout=hard_limit, subject=subject)
-            log_text = completed.stderr
-
-            if completed.returncode != 0:
-                failure = classify_failure(log_text)
-                if failure is FailureClass.DB_CORRUPT:
-                    forget_checked(self.options.cache_dir)
-                raise ImageScanError(failure, f"{failure.value}: {last_error_line(log_text)}")
-            # A corrupt-DB warning with exit 0 still means the result cannot be trusted.
-            if classify_failure(log_text) is FailureClass.DB_CORRUPT:
-                forget_checked(self.options.cache_dir)
-                raise ImageScanError(
-                    FailureClass.DB_CORRUPT, f"db_corrupt: {last_error_line(log_text)}"
-                )
-
+            self._run_checked(
+                self._report_command(arguments, output, list_all_packages=sbom_output is not None),
+                subject=subject,
+            )
             try:
                 document = json.loads(output.read_text(encoding="utf-8"))
                 findings = parse_trivy_report(document, source=f"Trivy output for {name}")
@@ -314,6 +292,124 @@ class TrivyScanner:
                 raise ImageScanError(
                     FailureClass.INVALID_OUTPUT, f"invalid_output: {error}"
                 ) from error
+
+    def _report_command(
+        self, arguments: list[str], output: Path, *, list_all_packages: bool
+    ) -> list[str]:
+        options = self.options
+        return [
+            str(self.binary),
+            arguments[0],
+            *self._common_flags(),
+            "--skip-db-update",
+            "--skip-java-db-update",
+            "--scanners",
+            ",".join(options.scanners),
+            "--format",
+            "json",
+            "--timeout",
+            f"{int(options.timeout_seconds)}s",
+            "--output",
+            str(output),
+            *(["--list-all-pkgs"] if list_all_packages else []),
+            *arguments[1:],
+        ]
+
+    def _run_checked(self, command: list[str], *, subject: str) -> None:
+        """Run a Trivy scan and raise ImageScanError when it failed or hit a corrupt DB."""
+        options = self.options
+        hard_limit = options.timeout_seconds + min(EXIT_GRACE_SECONDS, options.timeout_seconds)
+        completed = self._run(command, timeout=hard_limit, subject=subject)
+        log_text = completed.stderr
+
+        if completed.returncode != 0:
+            failure = classify_failure(log_text)
+            if failure is FailureClass.DB_CORRUPT:
+                forget_checked(self.options.cache_dir)
+            raise ImageScanError(failure, f"{failure.value}: {last_error_line(log_text)}")
+        # A corrupt-DB warning with exit 0 still means the result cannot be trusted.
+        if classify_failure(log_text) is FailureClass.DB_CORRUPT:
+            forget_checked(self.options.cache_dir)
+            raise ImageScanError(
+                FailureClass.DB_CORRUPT, f"db_corrupt: {last_error_line(log_text)}"
+            )
+
+    def scan_sboms(
+        self, sboms: Sequence[Path], *, workers: int = 1
+    ) -> dict[Path, ImageFindings | ImageScanError]:
+        """Match stored SBOMs against the current DB, ``workers`` Trivy processes at a time.
+
+        SBOMs of images on one OS release are merged and matched by one process (see
+        ``sbom_merge``). The others, and every member of a group whose merged match
+        fails, are matched one by one. Each SBOM maps to its findings or to the error of
+        its own match.
+        """
+        loaded = {path: load_mergeable(path) for path in sboms}
+        singles = [path for path, sbom in loaded.items() if sbom is None]
+        groups: list[list[StoredSbom]] = []
+        for group in group_by_os(sbom for sbom in loaded.values() if sbom is not None):
+            if len(group) > 1:
+                groups.append(group)
+            else:
+                singles.append(group[0].path)
+
+        results: dict[Path, ImageFindings | ImageScanError] = {}
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            jobs = [pool.submit(self._match_group, group) for group in groups]
+            jobs += [pool.submit(self._match_single, path) for path in singles]
+            for job in jobs:
+                results.update(job.result())
+        return results
+
+    def _match_single(self, sbom: Path) -> dict[Path, ImageFindings | ImageScanError]:
+        try:
+            return {sbom: self.scan_sbom(sbom)}
+        except ImageScanError as error:
+            return {sbom: error}
+
+    def _match_group(self, group: list[StoredSbom]) -> dict[Path, ImageFindings | ImageScanError]:
+        os_name = " ".join(group[0].os_key)
+        try:
+            findings = self._match_merged(group)
+        except (ImageScanError, MergeError) as error:
+            logger.warning(
+                "Matching the %d SBOMs of %s images together failed (%s); matching each alone",
+                len(group),
+                os_name,
+                error,
+            )
+            results: dict[Path, ImageFindings | ImageScanError] = {}
+            for member in group:
+                results.update(self._match_single(member.path))
+            return results
+        logger.info("Matched the SBOMs of %d %s images with one Trivy process", len(group), os_name)
+        return dict(findings)
+
+    def _match_merged(self, group: list[StoredSbom]) -> dict[Path, ImageFindings]:
+        merged = merge(group)
+        with tempfile.TemporaryDirectory(prefix="hullcheck-merged-") as work:
+            sbom = Path(work) / "merged.cdx.json"
+            sbom.write_text(json.dumps(merged.document), encoding="utf-8")
+            output = Path(work) / "report.json"
+            command = self._report_command(
+                ["sbom", "--cache-backend", "memory", str(sbom)], output, list_all_packages=False
+            )
+            self._run_checked(command, subject=f"the merged SBOM of {len(group)} images")
+            try:
+                report = json.loads(output.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise ImageScanError(
+                    FailureClass.INVALID_OUTPUT, f"invalid_output: merged report: {error}"
+                ) from error
+        findings: dict[Path, ImageFindings] = {}
+        for path, document in split_report(report, merged, str(sbom)).items():
+            try:
+                findings[path] = parse_trivy_report(document, source=f"Trivy output for {path}")
+            except ReportFormatError as error:
+                raise ImageScanError(
+                    FailureClass.INVALID_OUTPUT, f"invalid_output: {error}"
+                ) from error
+        return findings
 
     def finish(self) -> None:
         """Wait for the SBOMs still being written; the run calls this before it ends."""

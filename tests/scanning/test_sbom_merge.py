@@ -1,0 +1,211 @@
+"""Merging SBOMs and splitting the merged report, on small CycloneDX documents."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hullcheck.scanning.sbom_merge import (
+    FILE_PATH,
+    MergeError,
+    group_by_os,
+    load_mergeable,
+    merge,
+    split_report,
+)
+
+DEB = "pkg:deb/debian/openssl@3.0.11-1?arch=amd64&distro=debian-12.7"
+NPM = "pkg:npm/lodash@4.17.20"
+
+
+def library(
+    reference: str, purl: str, path: str | None = None, package_type: str = "npm"
+) -> dict[str, Any]:
+    properties = [{"name": "aquasecurity:trivy:PkgType", "value": package_type}]
+    if path is not None:
+        properties.insert(0, {"name": FILE_PATH, "value": path})
+    return {
+        "bom-ref": reference,
+        "type": "library",
+        "name": purl,
+        "purl": purl,
+        "properties": properties,
+    }
+
+
+def write_sbom(
+    path: Path, image_id: str, libraries: list[dict[str, Any]], os_version: str = "12.7"
+) -> Path:
+    os_packages = [c["bom-ref"] for c in libraries if c["purl"].startswith("pkg:deb/")]
+    others = [c["bom-ref"] for c in libraries if not c["purl"].startswith("pkg:deb/")]
+    document = {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "metadata": {
+            "component": {
+                "bom-ref": "root",
+                "type": "container",
+                "name": path.stem,
+                "properties": [{"name": "aquasecurity:trivy:ImageID", "value": image_id}],
+            }
+        },
+        "components": [
+            {"bom-ref": "os", "type": "operating-system", "name": "debian", "version": os_version},
+            *libraries,
+        ],
+        "dependencies": [
+            {"ref": "root", "dependsOn": ["os", *others]},
+            {"ref": "os", "dependsOn": os_packages},
+        ],
+    }
+    path.write_text(json.dumps(document))
+    return path
+
+
+def vulnerability(purl: str, path: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "VulnerabilityID": "CVE-2024-0001",
+        "PkgName": purl,
+        "PkgIdentifier": {"PURL": purl},
+        "Severity": "HIGH",
+    }
+    if path is not None:
+        entry["PkgPath"] = path
+    return entry
+
+
+def test_shared_package_listed_once(tmp_path: Path) -> None:
+    first = load_mergeable(
+        write_sbom(tmp_path / "a.json", "sha256:a", [library("x", DEB, package_type="debian")])
+    )
+    second = load_mergeable(
+        write_sbom(tmp_path / "b.json", "sha256:b", [library("y", DEB, package_type="debian")])
+    )
+    assert first is not None
+    assert second is not None
+
+    merged = merge([first, second])
+    libraries = [c for c in merged.document["components"] if c["type"] == "library"]
+    assert len(libraries) == 1
+    assert merged.occurrences[(DEB, None)] == [(0, None), (1, None)]
+
+
+def test_findings_copied_with_own_paths(tmp_path: Path) -> None:
+    first = load_mergeable(
+        write_sbom(tmp_path / "a.json", "sha256:a", [library("x", NPM, "app/lodash/package.json")])
+    )
+    second = load_mergeable(
+        write_sbom(
+            tmp_path / "b.json",
+            "sha256:b",
+            [
+                library("y", NPM, "srv/lodash/package.json"),
+                library("z", NPM, "opt/lodash/package.json"),
+            ],
+        )
+    )
+    assert first is not None
+    assert second is not None
+    merged = merge([first, second])
+    report = {
+        "SchemaVersion": 2,
+        "ArtifactName": "merged.json",
+        "Metadata": {"OS": {"Family": "debian", "Name": "12.7"}},
+        "Results": [
+            {
+                "Target": "Node.js",
+                "Class": "lang-pkgs",
+                "Type": "npm",
+                "Vulnerabilities": [vulnerability(NPM, "app/lodash/package.json")],
+            }
+        ],
+    }
+
+    split = split_report(report, merged, "merged.json")
+    second_paths = [v["PkgPath"] for v in split[second.path]["Results"][0]["Vulnerabilities"]]
+    assert second_paths == ["opt/lodash/package.json", "srv/lodash/package.json"]
+    first_paths = [v["PkgPath"] for v in split[first.path]["Results"][0]["Vulnerabilities"]]
+    assert first_paths == ["app/lodash/package.json"]
+    assert split[second.path]["Metadata"]["ImageID"] == "sha256:b"
+    assert split[second.path]["ArtifactName"] == str(second.path)
+
+
+def test_os_target_named_after_member(tmp_path: Path) -> None:
+    member = load_mergeable(
+        write_sbom(tmp_path / "a.json", "sha256:a", [library("x", DEB, package_type="debian")])
+    )
+    assert member is not None
+    merged = merge([member])
+    report = {
+        "Results": [
+            {
+                "Target": "/tmp/merged.json (debian 12.7)",
+                "Class": "os-pkgs",
+                "Type": "debian",
+                "Vulnerabilities": [vulnerability(DEB)],
+            }
+        ]
+    }
+    split = split_report(report, merged, "/tmp/merged.json")
+    assert split[member.path]["Results"][0]["Target"] == f"{member.path} (debian 12.7)"
+
+
+def test_unknown_finding_raises(tmp_path: Path) -> None:
+    member = load_mergeable(
+        write_sbom(tmp_path / "a.json", "sha256:a", [library("x", NPM, "a/package.json")])
+    )
+    assert member is not None
+    merged = merge([member])
+    report = {
+        "Results": [
+            {
+                "Target": "Node.js",
+                "Class": "lang-pkgs",
+                "Vulnerabilities": [vulnerability(NPM, "b/package.json")],
+            }
+        ]
+    }
+    with pytest.raises(MergeError, match="matches no merged package"):
+        split_report(report, merged, "merged.json")
+
+
+def test_conflicting_packages_raise(tmp_path: Path) -> None:
+    plain = library("x", NPM, "a/package.json")
+    licensed = {**library("y", NPM, "a/package.json"), "licenses": [{"license": {"id": "MIT"}}]}
+    first = load_mergeable(write_sbom(tmp_path / "a.json", "sha256:a", [plain]))
+    second = load_mergeable(write_sbom(tmp_path / "b.json", "sha256:b", [licensed]))
+    assert first is not None
+    assert second is not None
+    with pytest.raises(MergeError, match="share the purl and path"):
+        merge([first, second])
+
+
+def test_application_component_not_merged(tmp_path: Path) -> None:
+    path = write_sbom(tmp_path / "a.json", "sha256:a", [library("x", NPM)])
+    document = json.loads(path.read_text())
+    document["components"].append(
+        {"bom-ref": "app", "type": "application", "name": "package-lock.json"}
+    )
+    path.write_text(json.dumps(document))
+    assert load_mergeable(path) is None
+
+
+def test_unreadable_sbom_not_merged(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("{")
+    assert load_mergeable(path) is None
+    assert load_mergeable(tmp_path / "missing.json") is None
+
+
+def test_groups_follow_os_release(tmp_path: Path) -> None:
+    sboms = [
+        load_mergeable(
+            write_sbom(tmp_path / f"{name}.json", f"sha256:{name}", [], os_version=version)
+        )
+        for name, version in (("a", "12.7"), ("b", "12.8"), ("c", "12.7"))
+    ]
+    groups = group_by_os(sbom for sbom in sboms if sbom is not None)
+    assert [[sbom.path.stem for sbom in group] for group in groups] == [["a", "c"], ["b"]]
