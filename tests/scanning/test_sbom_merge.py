@@ -10,10 +10,9 @@ import pytest
 
 from hullcheck.scanning.sbom_merge import (
     FILE_PATH,
+    MergedGroup,
     MergeError,
-    group_by_os,
-    load_mergeable,
-    merge,
+    group_sboms,
     split_report,
 )
 
@@ -65,6 +64,13 @@ def write_sbom(
     return path
 
 
+def one_group(*paths: Path) -> MergedGroup:
+    groups, alone = group_sboms(paths)
+    assert alone == []
+    assert len(groups) == 1
+    return groups[0]
+
+
 def vulnerability(purl: str, path: str | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "VulnerabilityID": "CVE-2024-0001",
@@ -78,38 +84,30 @@ def vulnerability(purl: str, path: str | None = None) -> dict[str, Any]:
 
 
 def test_shared_package_listed_once(tmp_path: Path) -> None:
-    first = load_mergeable(
-        write_sbom(tmp_path / "a.json", "sha256:a", [library("x", DEB, package_type="debian")])
+    group = one_group(
+        write_sbom(tmp_path / "a.json", "sha256:a", [library("x", DEB, package_type="debian")]),
+        write_sbom(tmp_path / "b.json", "sha256:b", [library("y", DEB, package_type="debian")]),
     )
-    second = load_mergeable(
-        write_sbom(tmp_path / "b.json", "sha256:b", [library("y", DEB, package_type="debian")])
-    )
-    assert first is not None
-    assert second is not None
-
-    merged = merge([first, second])
-    libraries = [c for c in merged.document["components"] if c["type"] == "library"]
+    document = json.loads(group.document_text())
+    libraries = [c for c in document["components"] if c["type"] == "library"]
     assert len(libraries) == 1
-    assert merged.occurrences[(DEB, None)] == [(0, None), (1, None)]
+    assert group.occurrences[(DEB, None)] == [(0, None), (1, None)]
+    assert group.error is None
 
 
 def test_findings_copied_with_own_paths(tmp_path: Path) -> None:
-    first = load_mergeable(
-        write_sbom(tmp_path / "a.json", "sha256:a", [library("x", NPM, "app/lodash/package.json")])
+    first = write_sbom(
+        tmp_path / "a.json", "sha256:a", [library("x", NPM, "app/lodash/package.json")]
     )
-    second = load_mergeable(
-        write_sbom(
-            tmp_path / "b.json",
-            "sha256:b",
-            [
-                library("y", NPM, "srv/lodash/package.json"),
-                library("z", NPM, "opt/lodash/package.json"),
-            ],
-        )
+    second = write_sbom(
+        tmp_path / "b.json",
+        "sha256:b",
+        [
+            library("y", NPM, "srv/lodash/package.json"),
+            library("z", NPM, "opt/lodash/package.json"),
+        ],
     )
-    assert first is not None
-    assert second is not None
-    merged = merge([first, second])
+    group = one_group(first, second)
     report = {
         "SchemaVersion": 2,
         "ArtifactName": "merged.json",
@@ -124,21 +122,19 @@ def test_findings_copied_with_own_paths(tmp_path: Path) -> None:
         ],
     }
 
-    split = split_report(report, merged, "merged.json")
-    second_paths = [v["PkgPath"] for v in split[second.path]["Results"][0]["Vulnerabilities"]]
+    split = dict(split_report(report, group, "merged.json"))
+    second_paths = [v["PkgPath"] for v in split[second]["Results"][0]["Vulnerabilities"]]
     assert second_paths == ["opt/lodash/package.json", "srv/lodash/package.json"]
-    first_paths = [v["PkgPath"] for v in split[first.path]["Results"][0]["Vulnerabilities"]]
+    first_paths = [v["PkgPath"] for v in split[first]["Results"][0]["Vulnerabilities"]]
     assert first_paths == ["app/lodash/package.json"]
-    assert split[second.path]["Metadata"]["ImageID"] == "sha256:b"
-    assert split[second.path]["ArtifactName"] == str(second.path)
+    assert split[second]["Metadata"]["ImageID"] == "sha256:b"
+    assert split[second]["ArtifactName"] == str(second)
 
 
 def test_os_target_named_after_member(tmp_path: Path) -> None:
-    member = load_mergeable(
-        write_sbom(tmp_path / "a.json", "sha256:a", [library("x", DEB, package_type="debian")])
-    )
-    assert member is not None
-    merged = merge([member])
+    member = write_sbom(tmp_path / "a.json", "sha256:a", [library("x", DEB, package_type="debian")])
+    other = write_sbom(tmp_path / "b.json", "sha256:b", [])
+    group = one_group(member, other)
     report = {
         "Results": [
             {
@@ -149,16 +145,27 @@ def test_os_target_named_after_member(tmp_path: Path) -> None:
             }
         ]
     }
-    split = split_report(report, merged, "/tmp/merged.json")
-    assert split[member.path]["Results"][0]["Target"] == f"{member.path} (debian 12.7)"
+    split = dict(split_report(report, group, "/tmp/merged.json"))
+    assert split[member]["Results"][0]["Target"] == f"{member} (debian 12.7)"
+    assert split[other]["Results"][0]["Target"] == f"{other} (debian 12.7)"
+    assert "Vulnerabilities" not in split[other]["Results"][0]
+
+
+def test_result_left_out_without_packages(tmp_path: Path) -> None:
+    with_npm = write_sbom(tmp_path / "a.json", "sha256:a", [library("x", NPM, "a/package.json")])
+    without = write_sbom(tmp_path / "b.json", "sha256:b", [])
+    group = one_group(with_npm, without)
+    report = {"Results": [{"Target": "Node.js", "Class": "lang-pkgs", "Type": "npm"}]}
+    split = dict(split_report(report, group, "merged.json"))
+    assert len(split[with_npm]["Results"]) == 1
+    assert split[without]["Results"] == []
 
 
 def test_unknown_finding_raises(tmp_path: Path) -> None:
-    member = load_mergeable(
-        write_sbom(tmp_path / "a.json", "sha256:a", [library("x", NPM, "a/package.json")])
+    group = one_group(
+        write_sbom(tmp_path / "a.json", "sha256:a", [library("x", NPM, "a/package.json")]),
+        write_sbom(tmp_path / "b.json", "sha256:b", []),
     )
-    assert member is not None
-    merged = merge([member])
     report = {
         "Results": [
             {
@@ -169,18 +176,19 @@ def test_unknown_finding_raises(tmp_path: Path) -> None:
         ]
     }
     with pytest.raises(MergeError, match="matches no merged package"):
-        split_report(report, merged, "merged.json")
+        dict(split_report(report, group, "merged.json"))
 
 
-def test_conflicting_packages_raise(tmp_path: Path) -> None:
+def test_conflicting_packages_mark_group(tmp_path: Path) -> None:
     plain = library("x", NPM, "a/package.json")
     licensed = {**library("y", NPM, "a/package.json"), "licenses": [{"license": {"id": "MIT"}}]}
-    first = load_mergeable(write_sbom(tmp_path / "a.json", "sha256:a", [plain]))
-    second = load_mergeable(write_sbom(tmp_path / "b.json", "sha256:b", [licensed]))
-    assert first is not None
-    assert second is not None
-    with pytest.raises(MergeError, match="share the purl and path"):
-        merge([first, second])
+    group = one_group(
+        write_sbom(tmp_path / "a.json", "sha256:a", [plain]),
+        write_sbom(tmp_path / "b.json", "sha256:b", [licensed]),
+    )
+    assert group.error is not None
+    assert "share the purl and path" in group.error
+    assert [member.path.name for member in group.members] == ["a.json", "b.json"]
 
 
 def test_application_component_not_merged(tmp_path: Path) -> None:
@@ -190,22 +198,27 @@ def test_application_component_not_merged(tmp_path: Path) -> None:
         {"bom-ref": "app", "type": "application", "name": "package-lock.json"}
     )
     path.write_text(json.dumps(document))
-    assert load_mergeable(path) is None
+    other = write_sbom(tmp_path / "b.json", "sha256:b", [library("y", NPM)])
+
+    groups, alone = group_sboms([path, other])
+    assert groups == []
+    assert alone == [path, other]
 
 
 def test_unreadable_sbom_not_merged(tmp_path: Path) -> None:
-    path = tmp_path / "broken.json"
-    path.write_text("{")
-    assert load_mergeable(path) is None
-    assert load_mergeable(tmp_path / "missing.json") is None
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    missing = tmp_path / "missing.json"
+    groups, alone = group_sboms([broken, missing])
+    assert groups == []
+    assert alone == [broken, missing]
 
 
 def test_groups_follow_os_release(tmp_path: Path) -> None:
     sboms = [
-        load_mergeable(
-            write_sbom(tmp_path / f"{name}.json", f"sha256:{name}", [], os_version=version)
-        )
+        write_sbom(tmp_path / f"{name}.json", f"sha256:{name}", [], os_version=version)
         for name, version in (("a", "12.7"), ("b", "12.8"), ("c", "12.7"))
     ]
-    groups = group_by_os(sbom for sbom in sboms if sbom is not None)
-    assert [[sbom.path.stem for sbom in group] for group in groups] == [["a", "c"], ["b"]]
+    groups, alone = group_sboms(sboms)
+    assert [[member.path.stem for member in group.members] for group in groups] == [["a", "c"]]
+    assert alone == [sboms[1]]

@@ -25,14 +25,7 @@ from hullcheck.scanning.binary import locate_trivy, trivy_version, warn_if_not_p
 from hullcheck.scanning.local_db import install_local_db, local_db_source
 from hullcheck.scanning.models import DatabaseInfo, FailureClass, ScannerError, ScannerInfo
 from hullcheck.scanning.probe import checked_version, db_checked, forget_checked, record_checked
-from hullcheck.scanning.sbom_merge import (
-    MergeError,
-    StoredSbom,
-    group_by_os,
-    load_mergeable,
-    merge,
-    split_report,
-)
+from hullcheck.scanning.sbom_merge import MergedGroup, MergeError, group_sboms, split_report
 
 logger = logging.getLogger(__name__)
 
@@ -344,15 +337,7 @@ class TrivyScanner:
         fails, are matched one by one. Each SBOM maps to its findings or to the error of
         its own match.
         """
-        loaded = {path: load_mergeable(path) for path in sboms}
-        singles = [path for path, sbom in loaded.items() if sbom is None]
-        groups: list[list[StoredSbom]] = []
-        for group in group_by_os(sbom for sbom in loaded.values() if sbom is not None):
-            if len(group) > 1:
-                groups.append(group)
-            else:
-                singles.append(group[0].path)
-
+        groups, singles = group_sboms(sboms)
         results: dict[Path, ImageFindings | ImageScanError] = {}
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             jobs = [pool.submit(self._match_group, group) for group in groups]
@@ -367,34 +352,37 @@ class TrivyScanner:
         except ImageScanError as error:
             return {sbom: error}
 
-    def _match_group(self, group: list[StoredSbom]) -> dict[Path, ImageFindings | ImageScanError]:
-        os_name = " ".join(group[0].os_key)
+    def _match_group(self, group: MergedGroup) -> dict[Path, ImageFindings | ImageScanError]:
+        os_name = " ".join(group.os_key)
+        count = len(group.members)
         try:
+            if group.error is not None:
+                raise MergeError(group.error)
             findings = self._match_merged(group)
         except (ImageScanError, MergeError) as error:
             logger.warning(
                 "Matching the %d SBOMs of %s images together failed (%s); matching each alone",
-                len(group),
+                count,
                 os_name,
                 error,
             )
             results: dict[Path, ImageFindings | ImageScanError] = {}
-            for member in group:
+            for member in group.members:
                 results.update(self._match_single(member.path))
             return results
-        logger.info("Matched the SBOMs of %d %s images with one Trivy process", len(group), os_name)
+        logger.info("Matched the SBOMs of %d %s images with one Trivy process", count, os_name)
         return dict(findings)
 
-    def _match_merged(self, group: list[StoredSbom]) -> dict[Path, ImageFindings]:
-        merged = merge(group)
+    def _match_merged(self, group: MergedGroup) -> dict[Path, ImageFindings]:
         with tempfile.TemporaryDirectory(prefix="hullcheck-merged-") as work:
             sbom = Path(work) / "merged.cdx.json"
-            sbom.write_text(json.dumps(merged.document), encoding="utf-8")
+            sbom.write_text(group.document_text(), encoding="utf-8")
+            group.release_document()
             output = Path(work) / "report.json"
             command = self._report_command(
                 ["sbom", "--cache-backend", "memory", str(sbom)], output, list_all_packages=False
             )
-            self._run_checked(command, subject=f"the merged SBOM of {len(group)} images")
+            self._run_checked(command, subject=f"the merged SBOM of {len(group.members)} images")
             try:
                 report = json.loads(output.read_text(encoding="utf-8"))
             except (OSError, ValueError) as error:
@@ -402,7 +390,7 @@ class TrivyScanner:
                     FailureClass.INVALID_OUTPUT, f"invalid_output: merged report: {error}"
                 ) from error
         findings: dict[Path, ImageFindings] = {}
-        for path, document in split_report(report, merged, str(sbom)).items():
+        for path, document in split_report(report, group, str(sbom)):
             try:
                 findings[path] = parse_trivy_report(document, source=f"Trivy output for {path}")
             except ReportFormatError as error:
