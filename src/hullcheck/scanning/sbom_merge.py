@@ -315,18 +315,20 @@ def _member(path: Path, root: JsonObject, components: list[JsonObject]) -> Membe
     )
 
 
+_IDENTITY_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), check_circular=False)
+
+
 def _identity(component: JsonObject) -> str:
     """Return what makes two library components the same package, as canonical JSON.
 
     That is everything but the bom-ref and the properties that place it in one image.
     """
-    identity = {key: value for key, value in component.items() if key != "bom-ref"}
-    identity["properties"] = [
+    kept = [
         item
         for item in component.get("properties") or []
         if item.get("name") not in PATH_PROPERTIES
     ]
-    return json.dumps(identity, sort_keys=True)
+    return _IDENTITY_ENCODER.encode({**component, "bom-ref": None, "properties": kept})
 
 
 def _file_path(component: JsonObject) -> str | None:
