@@ -400,7 +400,7 @@ def _analyse(
 ) -> tuple[ImageFindings, ScanSource]:
     """Match the stored SBOM when there is one, else analyse the image and store its SBOM.
 
-    ``matched`` holds SBOM matches already made in a batch, by SBOM path.
+    ``matched`` contains SBOM matches already made in a batch, by SBOM path.
     """
     assert target.local is not None
     if reuse is None:

@@ -181,7 +181,7 @@ def test_risks_json(app: typer.Typer, tmp_path: Path) -> None:
         ("CVE-2023-4911", "active"),
         ("CVE-2023-45853", "expired"),
     ]
-    # LATER was computed at import, so a run that crosses midnight sees 59 days left.
+    # LATER was computed at import, so a run that crosses midnight gets 59 days left.
     assert document["risks"][0]["days_left"] == (date.fromisoformat(LATER) - date.today()).days
     assert document["risks"][1]["days_left"] == 0
 

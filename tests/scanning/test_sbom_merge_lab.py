@@ -24,7 +24,7 @@ SECOND_LODASH = json.dumps({"name": "lodash", "version": "4.17.20", "license": "
 def stored_sboms(
     lab: Lab, lab_trivy_cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[TrivyScanner, list[Path]]:
-    """Publish five images, analyse each once and keep its SBOM, as a first scan does."""
+    """Publish six images, analyse each once and keep its SBOM, as a first scan does."""
     work = tmp_path_factory.mktemp("merge")
     cache = Path(shutil.copytree(lab_trivy_cache, work / "cache"))
     scanner = TrivyScanner(
@@ -42,6 +42,9 @@ def stored_sboms(
             extra_files={"/usr/local/lib/node_modules/lodash/package.json": SECOND_LODASH},
         ),
         publish(lab, "python-app", "tests/merge-python", "1"),
+        publish(
+            lab, "node-app", "tests/merge-node-fixed", "1", package_versions={"lodash": "4.17.21"}
+        ),
         publish(lab, "alpine-base", "tests/merge-alpine", "1"),
     ]
     sboms = []
@@ -100,7 +103,7 @@ def test_debian_images_share_one_process(
 
     counting.scan_sboms(sboms, workers=2)
     calls = log.read_text().split()[len(before) :]
-    # Four Debian images in one merged match, the Alpine image alone.
+    # Five Debian images in one merged match, the Alpine image alone.
     assert calls == ["sbom", "sbom"]
 
 
@@ -114,3 +117,15 @@ def test_broken_sbom_fails_alone(
     assert isinstance(results[broken], ImageScanError)
     assert not isinstance(results[sboms[0]], ImageScanError)
     assert not isinstance(results[sboms[1]], ImageScanError)
+
+
+def test_package_versions_kept_apart(
+    stored_sboms: tuple[TrivyScanner, list[Path]],
+) -> None:
+    scanner, sboms = stored_sboms
+    results = scanner.scan_sboms(sboms, workers=2)
+    vulnerable, fixed = results[sboms[1]], results[sboms[4]]
+    assert not isinstance(vulnerable, ImageScanError), vulnerable
+    assert not isinstance(fixed, ImageScanError), fixed
+    assert "CVE-2021-23337" in {finding.vulnerability_id for finding in vulnerable.findings}
+    assert "CVE-2021-23337" not in {finding.vulnerability_id for finding in fixed.findings}

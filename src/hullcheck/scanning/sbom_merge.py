@@ -13,7 +13,7 @@ image, one operating-system component and libraries. An SBOM with any other comp
 (an application found from a lock file, a Go binary) is matched on its own, because its
 findings are reported per application and this module does not rebuild those.
 
-The SBOMs are read one at a time and folded into their group, so memory holds one SBOM
+The SBOMs are read one at a time and folded into their group, so memory contains one SBOM
 document plus the distinct packages, not every document at once.
 """
 
@@ -49,7 +49,7 @@ class MergeError(ValueError):
 
 @dataclass(frozen=True)
 class Member:
-    """What a member SBOM contributes to its per-image report besides the findings."""
+    """The facts of a member SBOM that its per-image report needs besides the findings."""
 
     path: Path
     image_id: str | None
@@ -67,7 +67,7 @@ class MergedGroup:
     """Name and version of the operating-system component, such as ("debian", "12.7")."""
     members: list[Member] = field(default_factory=list)
     error: str | None = None
-    """Why this group cannot be matched merged; its members are then matched one by one."""
+    """The reason this group cannot be matched merged, so that its members are matched alone."""
     occurrences: dict[PackageKey, list[tuple[int, str | None]]] = field(default_factory=dict)
     """For each merged package: the index of each member listing it, with its own path."""
     _header: JsonObject = field(default_factory=dict)
@@ -114,7 +114,7 @@ class MergedGroup:
                 key = (str(component.get("purl") or ""), own_path)
                 if key in self.occurrences:
                     # Trivy names a finding's package by purl and path, so two distinct
-                    # packages under one key could not be told apart in the merged report.
+                    # packages under one key could not be distinguished in the merged report.
                     raise MergeError(f"two different packages share the purl and path {key}")
                 self._by_identity[identity] = merged
                 # Kept as text: the decoded component would keep its whole SBOM's objects
