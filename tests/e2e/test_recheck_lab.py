@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +14,8 @@ from hullcheck.exitcodes import ExitCode
 from hullcheck.lab.images import publish
 from hullcheck.lab.services import Lab
 from hullcheck.lab.trivydb import OsAdvisory, Vulnerability, build_trivy_db, load_advisories
+from hullcheck.run import RunRecord
+from hullcheck.storage import HistoryStore
 
 KINDS = ("debian-base", "alpine-base", "node-app", "python-app")
 
@@ -51,6 +52,19 @@ def findings_by_image(document: dict[str, object]) -> dict[str, set[str]]:
     }
 
 
+def packages_by_image(run: RunRecord) -> dict[str | None, set[tuple[object, ...]]]:
+    """Return each image's findings as (ID, package, installed, fixed, path) rows."""
+    rows: dict[str | None, set[tuple[object, ...]]] = {}
+    for scan in run.images:
+        assert scan.findings is not None, scan.image
+        rows[scan.image_id] = {
+            (finding.vulnerability_id, p.name, p.installed_version, p.fixed_version, p.path)
+            for finding in scan.findings.findings
+            for p in finding.packages
+        }
+    return rows
+
+
 def test_recheck_agrees_with_full_scan(
     lab: Lab, lab_trivy_cache: Path, lab_repository: str, tmp_path: Path, data_dir: Path
 ) -> None:
@@ -83,9 +97,19 @@ def test_recheck_agrees_with_full_scan(
     for image in rechecked["images"]:  # type: ignore[union-attr]
         assert image["status"] == "scanned"  # type: ignore[index]
         assert image["new"] == []  # type: ignore[index]
-    stored = json.loads(sorted((data_dir / "reports").glob("*.json"))[-1].read_text())
-    assert findings_by_image(stored) == full
+        assert image["resolved"] == []  # type: ignore[index]
     assert {i["image_id"] for i in rechecked["images"]} == set(full)  # type: ignore[union-attr,index]
+
+    # The recheck's stored findings, package by package, equal those of the full scan.
+    with HistoryStore.open(data_dir / "history.db") as store:
+        recheck_run = store.latest_run()
+        assert recheck_run is not None
+        assert recheck_run.run_id is not None
+        scan_run = store.latest_run(before=recheck_run.run_id)
+    assert scan_run is not None
+    assert recheck_run.command == "recheck"
+    assert scan_run.command == "scan"
+    assert packages_by_image(recheck_run) == packages_by_image(scan_run)
 
 
 def test_recheck_reports_new_advisory(
