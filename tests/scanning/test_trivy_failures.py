@@ -20,6 +20,7 @@ from hullcheck.scanning.trivy import (
     TrivyOptions,
     TrivyScanner,
     classify_failure,
+    last_error_line,
     read_db_metadata,
 )
 
@@ -36,6 +37,18 @@ CACHE_LOCKED = (
 TIMED_OUT = "WARN Increase --timeout value\nFATAL analyze error: timeout: context deadline exceeded"
 CORRUPT_WARNING = "WARN [vulndb] Trivy DB may be corrupted and will be re-downloaded."
 PANIC = "panic: runtime error: invalid memory address or nil pointer dereference\ngoroutine 1 [running]:"
+# Shaped like what Trivy 0.76 prints for an SBOM match on a trivy.db cut short (last stack lines abridged).
+SIGBUS = (
+    "unexpected fault address 0x7f3a2c0a9000\n"
+    "fatal error: fault\n"
+    "[signal SIGBUS: bus error code=0x2 addr=0x7f3a2c0a9000 pc=0x4b8c1e]\n"
+    "\n"
+    "goroutine 1 gp=0xc000002380 m=0 mp=0x9a7c6e0 [running]:\n"
+    "runtime.throw({0x6c2f1a5?, 0x0?})\n"
+    "\t/opt/hostedtoolcache/go/1.27.2/x64/src/runtime/panic.go:1101 +0x48\n"
+    "created by net/http.(*Transport).dialConnFor in goroutine 7\n"
+    "\t/opt/hostedtoolcache/go/1.27.2/x64/src/net/http/transport.go:2124 +0x1e05\n"
+)
 
 EMPTY_REPORT = json.dumps(
     {"SchemaVersion": 2, "ArtifactName": "x", "ArtifactType": "container_image"}
@@ -101,11 +114,19 @@ def scanner_for(tmp_path: Path, stub: Path) -> TrivyScanner:
         (TIMED_OUT, FailureClass.TIMEOUT),
         (CORRUPT_WARNING, FailureClass.DB_CORRUPT),
         (PANIC, FailureClass.SCANNER_CRASHED),
+        (SIGBUS, FailureClass.DB_CORRUPT),
         ("something nobody has seen before", FailureClass.SCANNER_CRASHED),
     ],
 )
 def test_classify_failure_messages(log_text: str, expected: FailureClass) -> None:
     assert classify_failure(log_text) is expected
+
+
+def test_go_fault_named_not_stack_line() -> None:
+    line = last_error_line(SIGBUS)
+    assert line.startswith("fatal error: fault")
+    assert "[signal SIGBUS: bus error" in line
+    assert "transport.go" not in line
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,11 @@ class TrivyOptions:
 _FAILURE_MARKERS: tuple[tuple[FailureClass, tuple[str, ...]], ...] = (
     (FailureClass.TIMEOUT, ("context deadline exceeded", "increase --timeout")),
     (FailureClass.CACHE_LOCKED, ("cache may be in use",)),
-    (FailureClass.DB_CORRUPT, ("may be corrupted", "invalid database", "db corrupted")),
+    # bbolt maps its file into memory, so reading a truncated DB kills Trivy with SIGBUS.
+    (
+        FailureClass.DB_CORRUPT,
+        ("may be corrupted", "invalid database", "db corrupted", "signal sigbus"),
+    ),
     (
         FailureClass.DB_UNAVAILABLE,
         (
@@ -117,15 +121,25 @@ def last_error_line(log_text: str) -> str:
 
     The time stamp is dropped and tabs become single spaces, so the line reads as one message.
     The ``* cause`` lines that Trivy prints below "N errors occurred:" are appended, since
-    they name the actual cause, such as an engine that does not respond.
+    they name the actual cause, such as an engine that does not respond. A Go runtime
+    failure ("fatal error: fault" and its "[signal SIGBUS ...]" line) counts as FATAL, since
+    the goroutine dump after it names no cause.
     """
     lines = [_LOG_TIME.sub("", line.strip()) for line in log_text.splitlines() if line.strip()]
     lines = [" ".join(line.split()) for line in lines]
     for index in range(len(lines) - 1, -1, -1):
         line = lines[index]
-        if "FATAL" in line or "ERROR" in line or line.startswith("panic:"):
+        if (
+            "FATAL" in line
+            or "ERROR" in line
+            or line.startswith("panic:")
+            or line.startswith("fatal error:")
+        ):
             causes = []
             for following in lines[index + 1 :]:
+                if following.startswith("[signal "):
+                    causes.append(following)
+                    continue
                 if not following.startswith("* "):
                     break
                 causes.append(following.removeprefix("* "))
