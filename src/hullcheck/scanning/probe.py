@@ -5,6 +5,9 @@ per run. Their results depend only on the binary and on the DB files, so they ar
 the cache directory with a fingerprint of those files (path, inode, size, modification
 time). A run whose binary matches reuses the version; a run whose DB files match skips the
 DB check. Any change to a file, or a scan that finds the DB corrupt, brings the checks back.
+
+NOTE: the fingerprint covers the file that ``--trivy`` names. A wrapper script that runs
+another Trivy hides an upgrade of that Trivy until the wrapper or the DB changes.
 """
 
 from __future__ import annotations
