@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -20,8 +21,17 @@ def configure_logging(level: int, *, debug: bool = False) -> None:
     logger = logging.getLogger("hullcheck")
     logger.setLevel(level)
     logger.handlers.clear()
-    handler = RichHandler(console=stderr_console, show_path=False, show_time=False, markup=False)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler: logging.Handler
+    if stderr_console.is_terminal:
+        handler = RichHandler(
+            console=stderr_console, show_path=False, show_time=False, markup=False
+        )
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        # Off a terminal (a pipe, cron mail, the journal) Rich would wrap each record at 80
+        # columns and split digests, so records go out as single plain lines.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)-8s %(message)s"))
     logger.addHandler(handler)
     logger.propagate = False
 
