@@ -58,20 +58,23 @@ def _read(cache_dir: Path) -> dict[str, Any]:
 
 def checked_version(binary: Path, cache_dir: Path) -> str | None:
     """Return the version this binary reported before, or None when it must run again."""
-    record = _read(cache_dir)
-    current = binary_fingerprint(binary)
-    if current is None or record.get("binary") != current:
-        return None
-    version = record.get("version")
-    return version if isinstance(version, str) and version else None
+    return _recorded_version(_read(cache_dir), binary)
 
 
 def db_checked(binary: Path, cache_dir: Path) -> bool:
     """Tell whether this binary already opened the DB files now in ``cache_dir``."""
     record = _read(cache_dir)
-    return checked_version(binary, cache_dir) is not None and record.get("db") == db_fingerprint(
+    return _recorded_version(record, binary) is not None and record.get("db") == db_fingerprint(
         cache_dir
     )
+
+
+def _recorded_version(record: dict[str, Any], binary: Path) -> str | None:
+    current = binary_fingerprint(binary)
+    if current is None or record.get("binary") != current:
+        return None
+    version = record.get("version")
+    return version if isinstance(version, str) and version else None
 
 
 def record_checked(binary: Path, cache_dir: Path, version: str) -> None:
