@@ -179,6 +179,26 @@ def test_unknown_finding_raises(tmp_path: Path) -> None:
         dict(split_report(report, group, "merged.json"))
 
 
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [
+        ({"Results": {"Target": "Node.js"}}, "no Metadata object or no Results list"),
+        ({"Results": ["Node.js"]}, "is not a result"),
+        ({"Results": [{"Target": "Node.js", "Vulnerabilities": {"CVE": 1}}]}, "is not a result"),
+        ({"Results": [{"Target": "Node.js", "Vulnerabilities": ["CVE"]}]}, "not an object"),
+    ],
+)
+def test_unexpected_report_shape_raises(
+    tmp_path: Path, report: dict[str, Any], message: str
+) -> None:
+    group = one_group(
+        write_sbom(tmp_path / "a.json", "sha256:a", [library("x", NPM, "a/package.json")]),
+        write_sbom(tmp_path / "b.json", "sha256:b", []),
+    )
+    with pytest.raises(MergeError, match=message):
+        dict(split_report(report, group, "merged.json"))
+
+
 def test_conflicting_packages_mark_group(tmp_path: Path) -> None:
     plain = library("x", NPM, "a/package.json")
     licensed = {**library("y", NPM, "a/package.json"), "licenses": [{"license": {"id": "MIT"}}]}

@@ -197,18 +197,27 @@ def split_report(
 ) -> Iterator[tuple[Path, JsonObject]]:
     """Turn Trivy's JSON report on the merged SBOM into one report per member SBOM.
 
-    The reports come one at a time, so a caller that parses each holds one at a time.
+    The reports come one at a time, so a caller that parses each keeps one in memory.
 
     ``artifact`` is the name Trivy was given for the merged SBOM. It starts the target of
     the OS result, which each member's report names after its own SBOM path instead.
-    Raises MergeError for a finding whose package is not in the merged document.
+    Raises MergeError for a finding whose package is not in the merged document, and for
+    a report of another shape, so the members are matched alone and their own reports are
+    checked by the usual parser.
     """
     # Which findings each member gets, as positions in the merged report, found in one pass.
     metadata = report.get("Metadata") or {}
     results = report.get("Results") or []
+    if not isinstance(metadata, dict) or not isinstance(results, list):
+        raise MergeError("the merged report has no Metadata object or no Results list")
     picks: list[list[list[tuple[int, str | None]]]] = [[[] for _ in results] for _ in group.members]
     for result_index, result in enumerate(results):
-        for position, vulnerability in enumerate(result.get("Vulnerabilities") or []):
+        vulnerabilities = result.get("Vulnerabilities") if isinstance(result, dict) else None
+        if not isinstance(result, dict) or not isinstance(vulnerabilities or [], list):
+            raise MergeError(f"Results[{result_index}] of the merged report is not a result")
+        for position, vulnerability in enumerate(vulnerabilities or []):
+            if not isinstance(vulnerability, dict):
+                raise MergeError(f"Results[{result_index}] lists a finding that is not an object")
             purl = str((vulnerability.get("PkgIdentifier") or {}).get("PURL") or "")
             places = group.occurrences.get((purl, vulnerability.get("PkgPath")))
             if places is None:
@@ -323,12 +332,14 @@ def _identity(component: JsonObject) -> str:
 
     That is everything but the bom-ref and the properties that place it in one image.
     """
-    kept = [
+    identity_properties = [
         item
         for item in component.get("properties") or []
         if item.get("name") not in PATH_PROPERTIES
     ]
-    return _IDENTITY_ENCODER.encode({**component, "bom-ref": None, "properties": kept})
+    return _IDENTITY_ENCODER.encode(
+        {**component, "bom-ref": None, "properties": identity_properties}
+    )
 
 
 def _file_path(component: JsonObject) -> str | None:

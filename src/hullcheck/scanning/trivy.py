@@ -373,7 +373,7 @@ class TrivyScanner:
             if group.error is not None:
                 raise MergeError(group.error)
             findings = self._match_merged(group)
-        except (ImageScanError, MergeError) as error:
+        except (ImageScanError, MergeError, OSError) as error:
             logger.warning(
                 "Matching the %d SBOMs of %s images together failed (%s); matching each alone",
                 count,
@@ -403,6 +403,8 @@ class TrivyScanner:
                 raise ImageScanError(
                     FailureClass.INVALID_OUTPUT, f"invalid_output: merged report: {error}"
                 ) from error
+        if not isinstance(report, dict):
+            raise MergeError("the merged report is not a JSON object")
         findings: dict[Path, ImageFindings] = {}
         for path, document in split_report(report, group, str(sbom)):
             try:
@@ -426,12 +428,12 @@ class TrivyScanner:
         """
         handle, name = tempfile.mkstemp(prefix="hullcheck-report-", suffix=".json")
         os.close(handle)
-        kept = Path(name)
-        shutil.move(report, kept)
+        report_copy = Path(name)
+        shutil.move(report, report_copy)
         if self._sbom_writer is None:
             self._sbom_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sbom")
         self._sbom_jobs.append(
-            self._sbom_writer.submit(self._convert_and_remove, kept, destination)
+            self._sbom_writer.submit(self._convert_and_remove, report_copy, destination)
         )
 
     def _convert_and_remove(self, report: Path, destination: Path) -> None:
